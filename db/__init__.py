@@ -1,0 +1,1 @@
+"""The data layer: models, engine, domain rules and repository functions. Knows nothing of GraphQL."""

@@ -1,0 +1,62 @@
+"""All configuration, read once from the environment (and an optional `.env`)."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEVELOPMENT_SECRET_KEY = "development-secret-key-change-me-0123456789"
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; environment variables use the upper-case field name."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    environment: Literal["development", "test", "production"] = "development"
+    database_url: str = "sqlite+aiosqlite:///./conduit.db"
+    secret_key: str = DEVELOPMENT_SECRET_KEY
+    token_ttl_seconds: int = Field(default=60 * 60 * 24 * 7, gt=0)
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    db_pool_size: int = Field(default=10, ge=1)
+    db_max_overflow: int = Field(default=10, ge=0)
+    db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
+    db_statement_timeout_ms: int = Field(default=5000, ge=0)
+
+    graphiql: bool | None = None
+    introspection: bool | None = None
+
+    # Argon2 cost; lowered only by the test suite, where hashing dominates the run time.
+    argon2_time_cost: int = Field(default=2, ge=1)
+    argon2_memory_cost_kib: int = Field(default=19 * 1024, ge=64)
+
+    @model_validator(mode="after")
+    def _production_needs_a_real_secret(self) -> Settings:
+        if self.environment == "production" and (
+            not self.secret_key or self.secret_key == DEVELOPMENT_SECRET_KEY
+        ):
+            raise ValueError("SECRET_KEY must be set to a private value when ENVIRONMENT=production")
+        if len(self.secret_key) < 32 and self.environment == "production":
+            raise ValueError("SECRET_KEY must be at least 32 characters when ENVIRONMENT=production")
+        return self
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @cached_property
+    def graphiql_enabled(self) -> bool:
+        return self.environment != "production" if self.graphiql is None else self.graphiql
+
+    @cached_property
+    def introspection_enabled(self) -> bool:
+        if self.introspection is None:
+            return self.environment != "production"
+        return self.introspection

@@ -1,0 +1,197 @@
+"""Accounts, profiles and follows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from db import rules
+from db.errors import BadCredentials, DomainError, Invalid, Invalids, NotFound, Taken
+from db.models import Follow, User, utc_now
+from db.passwords import Passwords
+from db.statements import insert_ignoring_duplicates
+
+TAKEN = "has already been taken"
+
+
+async def get(session: AsyncSession, user_id: int) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def get_by_username(session: AsyncSession, username: str) -> User | None:
+    return await session.scalar(select(User).where(User.username_key == rules.key(username)))
+
+
+async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    return await session.scalar(select(User).where(User.email_key == rules.key(email.strip())))
+
+
+async def users_by_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, User]:
+    users = await session.scalars(select(User).where(User.id.in_(user_ids)))
+    return {user.id: user for user in users}
+
+
+async def create(
+    session: AsyncSession, *, username: str, email: str, password: str, passwords: Passwords
+) -> User:
+    """A new account; `Taken` when the username or email is in use, even under a race."""
+    username, email, password = rules.all_of(
+        lambda: rules.username(username),
+        lambda: rules.email(email),
+        lambda: rules.password(password),
+    )
+    await _refuse_taken(session, username=username, email=email)
+    user = User(
+        username=username,
+        username_key=rules.key(username),
+        email=email,
+        email_key=rules.key(email),
+        password_hash=await passwords.hash(password),
+    )
+    session.add(user)
+    await _flush_unique(session)
+    return user
+
+
+async def authenticate(session: AsyncSession, *, email: str, password: str, passwords: Passwords) -> User:
+    """The account with these credentials; one `BadCredentials` for any mismatch."""
+    email, password = rules.all_of(
+        lambda: rules.text(email, "email", max_length=rules.EMAIL_MAX).strip(),
+        lambda: rules.text(password, "password", max_length=rules.PASSWORD_MAX),
+    )
+    user = await get_by_email(session, email)
+    if not await passwords.verify(user.password_hash if user else None, password) or not user:
+        raise BadCredentials("email or password is invalid")
+    return user
+
+
+async def update(
+    session: AsyncSession,
+    user: User,
+    *,
+    changes: dict[str, str | None],
+    passwords: Passwords,
+) -> User:
+    """Apply the given changes (absent keys keep their value); `""` clears bio and image."""
+    names = [name for name in _CHANGE_RULES if name in changes]
+    checked = rules.all_of(*(partial(_CHANGE_RULES[name], changes[name]) for name in names))
+    values = dict(zip(names, checked, strict=True))
+    await _refuse_taken(
+        session, username=values.get("username"), email=values.get("email"), except_id=user.id
+    )
+    if "username" in values:
+        user.username, user.username_key = values["username"], rules.key(values["username"])
+    if "email" in values:
+        user.email, user.email_key = values["email"], rules.key(values["email"])
+    if "password" in values:
+        user.password_hash = await passwords.hash(values["password"])
+    if "bio" in values:
+        user.bio = values["bio"]
+    if "image" in values:
+        user.image = values["image"]
+    user.updated_at = utc_now()
+    await _flush_unique(session)
+    return user
+
+
+def _required(value: str | None, field: str) -> str:
+    if value is None:
+        raise Invalid("can't be null", field=(field,))
+    return value
+
+
+_CHANGE_RULES: dict[str, Callable[[str | None], str | None]] = {
+    "username": lambda v: rules.username(_required(v, "username")),
+    "email": lambda v: rules.email(_required(v, "email")),
+    "password": lambda v: rules.password(_required(v, "password")),
+    "bio": lambda v: rules.optional_text(v, "bio", max_length=rules.BIO_MAX),
+    "image": lambda v: rules.optional_text(v, "image", max_length=rules.URL_MAX),
+}
+
+
+async def _refuse_taken(
+    session: AsyncSession,
+    *,
+    username: str | None,
+    email: str | None,
+    except_id: int | None = None,
+) -> None:
+    errors: list[DomainError] = []
+    if username is not None:
+        other = await get_by_username(session, username)
+        if other is not None and other.id != except_id:
+            errors.append(Taken(TAKEN, field=("username",)))
+    if email is not None:
+        other = await get_by_email(session, email)
+        if other is not None and other.id != except_id:
+            errors.append(Taken(TAKEN, field=("email",)))
+    if errors:
+        raise errors[0] if len(errors) == 1 else Invalids(errors)
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    """Flush, turning a unique violation from a concurrent writer into `Taken`."""
+    try:
+        await session.flush()
+    except IntegrityError as error:
+        field = "email" if "email_key" in str(error.orig) else "username"
+        raise Taken(TAKEN, field=(field,)) from None
+
+
+async def follow(session: AsyncSession, *, follower_id: int, username: str) -> User:
+    """Idempotent; following oneself is `Invalid`."""
+    followee = await _existing(session, username)
+    if followee.id == follower_id:
+        raise Invalid("you cannot follow yourself", field=("username",))
+    await insert_ignoring_duplicates(
+        session, Follow, [{"follower_id": follower_id, "followee_id": followee.id, "created_at": utc_now()}]
+    )
+    return followee
+
+
+async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> User:
+    """Idempotent: unfollowing someone not followed changes nothing."""
+    followee = await _existing(session, username)
+    await session.execute(
+        delete(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == followee.id)
+    )
+    return followee
+
+
+async def _existing(session: AsyncSession, username: str) -> User:
+    user = await get_by_username(session, username) if "\x00" not in username else None
+    if user is None:
+        raise NotFound("user not found", field=("username",))
+    return user
+
+
+async def followed_ids(session: AsyncSession, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
+    """Which of `user_ids` the follower follows."""
+    rows = await session.scalars(
+        select(Follow.followee_id).where(Follow.follower_id == follower_id, Follow.followee_id.in_(user_ids))
+    )
+    return set(rows)
+
+
+async def follower_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
+    """Followers per user; users without any are absent."""
+    rows = await session.execute(
+        select(Follow.followee_id, func.count())
+        .where(Follow.followee_id.in_(user_ids))
+        .group_by(Follow.followee_id)
+    )
+    return dict(rows.tuples().all())
+
+
+async def following_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
+    """Users followed per user; users following nobody are absent."""
+    rows = await session.execute(
+        select(Follow.follower_id, func.count())
+        .where(Follow.follower_id.in_(user_ids))
+        .group_by(Follow.follower_id)
+    )
+    return dict(rows.tuples().all())

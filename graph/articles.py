@@ -1,0 +1,276 @@
+"""Articles: the type, its connection, the article queries and mutations."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Self
+
+import strawberry
+
+import db.articles
+from db.errors import DomainError
+from db.paging import Key, Slice, Window
+from graph import pagination
+from graph.context import Info
+from graph.errors import UserError, user_errors
+from graph.ids import to_global_id
+from graph.node import Node
+from graph.pagination import PageInfo
+from graph.users import User
+
+if TYPE_CHECKING:
+    from graph.comments import CommentConnection
+
+CommentConnectionType = Annotated["CommentConnection", strawberry.lazy("graph.comments")]
+
+
+@strawberry.type
+class Article(Node):
+    row_id: strawberry.Private[int]
+    author_id: strawberry.Private[int]
+    slug: str
+    title: str
+    description: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id("Article", row.id)),
+            row_id=row.id,
+            author_id=row.author_id,
+            slug=row.slug,
+            title=row.title,
+            description=row.description,
+            body=row.body,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field(description="Tag names in the order the author gave them.")
+    async def tag_list(self, info: Info) -> list[str]:
+        return await info.context.loaders.tags_by_article_id.load(self.row_id)
+
+    @strawberry.field(
+        description="Whether the signed-in viewer favorited this article; "
+        "false for anonymous requests."
+    )
+    async def favorited(self, info: Info) -> bool:
+        return await info.context.loaders.favorited_by_article_id.load(self.row_id)
+
+    @strawberry.field
+    async def favorites_count(self, info: Info) -> int:
+        return await info.context.loaders.favorites_count_by_article_id.load(self.row_id)
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        row = await info.context.loaders.user_by_id.load(self.author_id)
+        return User.from_row(row)
+
+    @strawberry.field(description="Comments, oldest first.")
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> CommentConnectionType:
+        from graph.comments import CommentConnection
+
+        loaders = info.context.loaders
+        window = pagination.window(first, after)
+        page = await loaders.comments_page_by_article_id.load((self.row_id, window))
+        return CommentConnection.from_slice(
+            page, window, lambda: loaders.comments_count_by_article_id.load(self.row_id)
+        )
+
+
+@strawberry.type
+class ArticleEdge:
+    cursor: str
+    node: Article
+
+
+@strawberry.type
+class ArticleConnection:
+    edges: list[ArticleEdge]
+    nodes: list[Article]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field(description="The number of articles in the whole connection, not just this page.")
+    async def total_count(self) -> int:
+        return await self.count()
+
+    @classmethod
+    def from_slice(
+        cls,
+        page: Slice,
+        window: Window,
+        count: Callable[[], Awaitable[int]],
+        key: Callable[[Any], Key] = lambda row: (row.created_at, row.id),
+    ) -> Self:
+        nodes = [Article.from_row(row) for row in page.rows]
+        cursors = [pagination.encode_cursor(key(row)) for row in page.rows]
+        return cls(
+            edges=[ArticleEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+            nodes=nodes,
+            page_info=pagination.page_info(page, window, cursors),
+            count=count,
+        )
+
+
+@strawberry.input(description="Narrows the global article list; given filters combine with AND.")
+class ArticleFilter:
+    tag: str | None = strawberry.field(default=None, description="Only articles carrying this tag.")
+    author: str | None = strawberry.field(
+        default=None, description="Only articles written by this username."
+    )
+    favorited_by: str | None = strawberry.field(
+        default=None, description="Only articles favorited by this username."
+    )
+
+
+@strawberry.input
+class CreateArticleInput:
+    title: str
+    description: str
+    body: str
+    tag_list: list[str] | None = None
+
+
+@strawberry.input
+class UpdateArticleInput:
+    slug: str
+    title: strawberry.Maybe[str | None]
+    description: strawberry.Maybe[str | None]
+    body: strawberry.Maybe[str | None]
+    tag_list: strawberry.Maybe[list[str] | None]
+    expected_updated_at: datetime | None = strawberry.field(
+        default=None,
+        description="When given, the update is refused with CONFLICT unless the article's "
+        "updatedAt still equals it.",
+    )
+
+
+@strawberry.type
+class ArticlePayload:
+    article: Article | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class DeletePayload:
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The global ID of what was deleted; null when errors is not empty."
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class ArticleQueries:
+    @strawberry.field
+    async def article(self, info: Info, slug: str) -> Article | None:
+        async with info.context.database.read_session() as session:
+            row = await db.articles.get_by_slug(session, slug)
+        return Article.from_row(row) if row else None
+
+    @strawberry.field(description="All articles, newest first.")
+    async def articles(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ArticleFilter | None = None,
+    ) -> ArticleConnection:
+        window = pagination.window(first, after, last, before)
+        narrowing = db.articles.ArticleFilter(
+            tag=filter.tag, author=filter.author, favorited_by=filter.favorited_by
+        ) if filter else db.articles.ArticleFilter()
+        database = info.context.database
+        async with database.read_session() as session:
+            page = await db.articles.list_articles(session, narrowing=narrowing, window=window)
+
+        async def total() -> int:
+            async with database.read_session() as session:
+                return await db.articles.count_articles(session, narrowing=narrowing)
+
+        return ArticleConnection.from_slice(page, window, total)
+
+
+@strawberry.type
+class ArticleMutations:
+    @strawberry.mutation
+    async def create_article(self, info: Info, input: CreateArticleInput) -> ArticlePayload:
+        context = info.context
+        try:
+            author_id = context.require_viewer_id()
+            async with context.database.unit_of_work() as session:
+                row = await db.articles.create(
+                    session,
+                    author_id=author_id,
+                    title=input.title,
+                    description=input.description,
+                    body=input.body,
+                    tag_list=input.tag_list,
+                )
+        except DomainError as error:
+            return ArticlePayload(errors=user_errors(error))
+        context.forget_loaded()
+        return ArticlePayload(article=Article.from_row(row))
+
+    @strawberry.mutation
+    async def update_article(self, info: Info, input: UpdateArticleInput) -> ArticlePayload:
+        context = info.context
+        changes = {
+            name: given.value
+            for name in ("title", "description", "body", "tag_list")
+            if (given := getattr(input, name)) is not None
+        }
+        try:
+            editor_id = context.require_viewer_id()
+            async with context.database.unit_of_work() as session:
+                row = await db.articles.update(
+                    session,
+                    editor_id=editor_id,
+                    slug=input.slug,
+                    expected_updated_at=input.expected_updated_at,
+                    **changes,
+                )
+        except DomainError as error:
+            return ArticlePayload(errors=user_errors(error))
+        context.forget_loaded()
+        return ArticlePayload(article=Article.from_row(row))
+
+    @strawberry.mutation
+    async def delete_article(self, info: Info, slug: str) -> DeletePayload:
+        context = info.context
+        try:
+            editor_id = context.require_viewer_id()
+            async with context.database.unit_of_work() as session:
+                article_id = await db.articles.delete_article(session, editor_id=editor_id, slug=slug)
+        except DomainError as error:
+            return DeletePayload(errors=user_errors(error, ()))
+        context.forget_loaded()
+        return DeletePayload(deleted_id=strawberry.ID(to_global_id("Article", article_id)))
+
+    @strawberry.mutation
+    async def favorite_article(self, info: Info, slug: str) -> ArticlePayload:
+        return await _change_favorite(info, slug, db.articles.favorite)
+
+    @strawberry.mutation
+    async def unfavorite_article(self, info: Info, slug: str) -> ArticlePayload:
+        return await _change_favorite(info, slug, db.articles.unfavorite)
+
+
+async def _change_favorite(info: Info, slug: str, change: Any) -> ArticlePayload:
+    context = info.context
+    try:
+        user_id = context.require_viewer_id()
+        async with context.database.unit_of_work() as session:
+            row = await change(session, user_id=user_id, slug=slug)
+    except DomainError as error:
+        return ArticlePayload(errors=user_errors(error, ()))
+    context.forget_loaded()
+    return ArticlePayload(article=Article.from_row(row))

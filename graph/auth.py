@@ -1,0 +1,45 @@
+"""Bearer tokens: HS256 JWTs naming a user id, with an expiry."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import jwt
+
+from db.settings import Settings
+
+_SCHEMES = ("bearer", "token")
+
+
+class InvalidToken(Exception):
+    """The Authorization header is present but does not prove who the caller is."""
+
+
+def issue_token(settings: Settings, user_id: int) -> str:
+    now = datetime.now(UTC)
+    claims = {"sub": str(user_id), "iat": now, "exp": now + timedelta(seconds=settings.token_ttl_seconds)}
+    return jwt.encode(claims, settings.secret_key, algorithm="HS256")
+
+
+def viewer_id_from_header(settings: Settings, authorization: str | None) -> int | None:
+    """The user id the header proves; None without a header; `InvalidToken` for a bad one."""
+    if authorization is None:
+        return None
+    scheme, _, token = authorization.strip().partition(" ")
+    if scheme.lower() not in _SCHEMES or not token.strip():
+        raise InvalidToken("the Authorization header must be `Bearer <token>`")
+    try:
+        claims = jwt.decode(
+            token.strip(),
+            settings.secret_key,
+            algorithms=["HS256"],
+            options={"require": ["exp", "sub"]},
+        )
+    except jwt.ExpiredSignatureError:
+        raise InvalidToken("the token has expired") from None
+    except jwt.PyJWTError:
+        raise InvalidToken("the token is invalid") from None
+    subject = claims["sub"]
+    if not isinstance(subject, str) or not subject.isdigit():
+        raise InvalidToken("the token is invalid")
+    return int(subject)

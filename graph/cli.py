@@ -1,0 +1,86 @@
+"""The `conduit` command: serve, migrate, seed, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from typing import NoReturn
+
+from pydantic import ValidationError
+
+from db.settings import Settings
+
+
+class _Parser(argparse.ArgumentParser):
+    """Bad usage is one line on stderr and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="conduit", description="The Conduit GraphQL server.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    serve = commands.add_parser("serve", help="serve the API with uvicorn (HOST, PORT honoured)")
+    serve.add_argument("--host", help="address to bind (default: HOST or 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to bind (default: PORT or 8000)")
+    serve.add_argument("--workers", type=int, default=1, help="worker processes (default: 1)")
+    serve.add_argument("--reload", action="store_true", help="restart on code changes")
+    commands.add_parser("migrate", help="upgrade the database to the latest schema")
+    commands.add_parser("seed", help="add the demo data set (once; a second run adds nothing)")
+    commands.add_parser("schema", help="print the served schema as SDL")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = _parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        reasons = "; ".join(str(e["msg"]).removeprefix("Value error, ") for e in error.errors())
+        sys.exit(f"conduit: invalid configuration: {reasons}")
+    if arguments.command == "serve":
+        _serve(settings, arguments)
+    elif arguments.command == "migrate":
+        from db.migrate import upgrade
+
+        upgrade(settings.database_url)
+    elif arguments.command == "seed":
+        added = asyncio.run(_seed(settings))
+        print("demo data added" if added else "demo data already present")
+    else:
+        from graph.schema import create_schema
+
+        sys.stdout.write(create_schema(settings).as_str() + "\n")
+
+
+def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
+    import uvicorn
+
+    uvicorn.run(
+        "graph.app:create_app",
+        factory=True,
+        host=arguments.host or settings.host,
+        port=arguments.port or settings.port,
+        workers=arguments.workers,
+        reload=arguments.reload,
+        log_level=settings.log_level.lower(),
+    )
+
+
+async def _seed(settings: Settings) -> bool:
+    from db.engine import Database
+    from db.passwords import Passwords
+    from db.seed import seed
+
+    database = Database.from_settings(settings)
+    try:
+        async with database.unit_of_work() as session:
+            return await seed(session, Passwords(settings))
+    finally:
+        await database.dispose()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,149 @@
+"""Comments: the type, its connection and the comment mutations."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, Awaitable, Callable
+from datetime import datetime
+from typing import Any, Self
+
+import strawberry
+
+import db.articles
+import db.comments
+from db.errors import DomainError, NotFound
+from db.paging import Slice, Window
+from graph import pagination
+from graph.articles import Article, DeletePayload
+from graph.context import Info
+from graph.errors import BadUserInput, UserError, user_errors
+from graph.ids import from_global_id, to_global_id
+from graph.node import Node
+from graph.pagination import PageInfo
+from graph.users import User
+
+
+@strawberry.type
+class Comment(Node):
+    row_id: strawberry.Private[int]
+    author_id: strawberry.Private[int]
+    article_id: strawberry.Private[int]
+    body: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id("Comment", row.id)),
+            row_id=row.id,
+            author_id=row.author_id,
+            article_id=row.article_id,
+            body=row.body,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+    @strawberry.field
+    async def author(self, info: Info) -> User:
+        row = await info.context.loaders.user_by_id.load(self.author_id)
+        return User.from_row(row)
+
+    @strawberry.field
+    async def article(self, info: Info) -> Article:
+        row = await info.context.loaders.article_by_id.load(self.article_id)
+        return Article.from_row(row)
+
+
+@strawberry.type
+class CommentEdge:
+    cursor: str
+    node: Comment
+
+
+@strawberry.type
+class CommentConnection:
+    edges: list[CommentEdge]
+    nodes: list[Comment]
+    page_info: PageInfo
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    async def total_count(self) -> int:
+        return await self.count()
+
+    @classmethod
+    def from_slice(cls, page: Slice, window: Window, count: Callable[[], Awaitable[int]]) -> Self:
+        nodes = [Comment.from_row(row) for row in page.rows]
+        cursors = [pagination.encode_cursor((row.created_at, row.id)) for row in page.rows]
+        return cls(
+            edges=[CommentEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
+            nodes=nodes,
+            page_info=pagination.page_info(page, window, cursors),
+            count=count,
+        )
+
+
+@strawberry.input
+class AddCommentInput:
+    article_slug: str
+    body: str
+
+
+@strawberry.type
+class CommentPayload:
+    comment: Comment | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class CommentMutations:
+    @strawberry.mutation
+    async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
+        context = info.context
+        try:
+            author_id = context.require_viewer_id()
+            async with context.database.unit_of_work() as session:
+                row = await db.comments.create(
+                    session, author_id=author_id, article_slug=input.article_slug, body=input.body
+                )
+        except DomainError as error:
+            return CommentPayload(errors=user_errors(error))
+        context.forget_loaded()
+        context.services.events.publish(article_id=row.article_id, comment_id=row.id)
+        return CommentPayload(comment=Comment.from_row(row))
+
+    @strawberry.mutation
+    async def delete_comment(self, info: Info, id: strawberry.ID) -> DeletePayload:
+        context = info.context
+        try:
+            editor_id = context.require_viewer_id()
+            decoded = from_global_id(id)
+            if decoded is None or decoded[0] != "Comment":
+                raise NotFound("comment not found", field=("id",))
+            async with context.database.unit_of_work() as session:
+                await db.comments.delete_comment(session, editor_id=editor_id, comment_id=decoded[1])
+        except DomainError as error:
+            return DeletePayload(errors=user_errors(error, ()))
+        context.forget_loaded()
+        return DeletePayload(deleted_id=id)
+
+
+@strawberry.type
+class CommentSubscriptions:
+    @strawberry.subscription(
+        description="Each comment added to the article from now on, as it is committed "
+        "(from any server process)."
+    )
+    async def comment_added(self, info: Info, article_slug: str) -> AsyncGenerator[Comment, None]:
+        database = info.context.database
+        async with database.read_session() as session:
+            article = await db.articles.get_by_slug(session, article_slug)
+        if article is None:
+            raise BadUserInput(f"no article has the slug {article_slug[:100]!r}")
+        async with info.context.services.events.listen(article.id) as comment_ids:
+            while True:
+                comment_id = await comment_ids.get()
+                async with database.read_session() as session:
+                    found = await db.comments.comments_by_id(session, [comment_id])
+                if comment_id in found:
+                    yield Comment.from_row(found[comment_id])

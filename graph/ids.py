@@ -1,0 +1,27 @@
+"""Opaque global IDs: base64 of "TypeName:primaryKey" (Relay Global Object Identification)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from graph.errors import BadUserInput
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def from_global_id(global_id: str) -> tuple[str, int] | None:
+    """(type name, primary key); None when it decodes but names nothing that can exist.
+
+    Raises `BadUserInput` when the ID is not base64 text at all.
+    """
+    try:
+        text = base64.b64decode(global_id.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise BadUserInput(f"{global_id[:50]!r} is not a valid ID") from None
+    type_name, _, pk = text.partition(":")
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+        return None
+    return type_name, int(pk)

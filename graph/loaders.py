@@ -1,0 +1,123 @@
+"""Every DataLoader, made per request by one factory so no cache outlives its viewer.
+
+Each batch takes its own short-lived session: graphql-core resolves sibling fields
+concurrently, and one AsyncSession must never serve two coroutines at once.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Hashable, Sequence
+from typing import Any, TypeVar
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from strawberry.dataloader import DataLoader
+
+import db.articles
+import db.comments
+import db.tags
+import db.users
+from db.engine import Database
+from db.models import Article, Comment, User
+from db.paging import Slice, Window
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+PageKey = tuple[int, Window]
+
+
+class Loaders:
+    """The loaders of one request; `viewer_id` scopes the viewer-dependent ones."""
+
+    def __init__(self, database: Database, viewer_id: int | None) -> None:
+        self._database = database
+        self.user_by_id: DataLoader[int, User | None] = self._by_key(db.users.users_by_id, None)
+        self.article_by_id: DataLoader[int, Article | None] = self._by_key(
+            db.articles.articles_by_id, None
+        )
+        self.comment_by_id: DataLoader[int, Comment | None] = self._by_key(
+            db.comments.comments_by_id, None
+        )
+        self.tags_by_article_id: DataLoader[int, list[str]] = self._by_key(
+            db.tags.names_by_article_id, []
+        )
+        self.favorites_count_by_article_id: DataLoader[int, int] = self._by_key(
+            db.articles.favorite_counts, 0
+        )
+        self.comments_count_by_article_id: DataLoader[int, int] = self._by_key(
+            db.comments.counts_by_article_id, 0
+        )
+        self.followers_count_by_user_id: DataLoader[int, int] = self._by_key(
+            db.users.follower_counts, 0
+        )
+        self.following_count_by_user_id: DataLoader[int, int] = self._by_key(
+            db.users.following_counts, 0
+        )
+        self.articles_count_by_author_id: DataLoader[int, int] = self._by_key(
+            db.articles.counts_by_author_id, 0
+        )
+        self.favorites_count_by_user_id: DataLoader[int, int] = self._by_key(
+            db.articles.favorites_counts_by_user_id, 0
+        )
+        self.comments_page_by_article_id: DataLoader[PageKey, Slice] = self._paged(
+            db.comments.pages_by_article_id
+        )
+        self.articles_page_by_author_id: DataLoader[PageKey, Slice] = self._paged(
+            db.articles.pages_by_author_id
+        )
+        self.favorites_page_by_user_id: DataLoader[PageKey, Slice] = self._paged(
+            db.articles.favorites_pages_by_user_id
+        )
+        self.favorited_by_article_id: DataLoader[int, bool] = self._viewer_flags(
+            viewer_id, db.articles.favorited_ids, "user_id", "article_ids"
+        )
+        self.following_by_user_id: DataLoader[int, bool] = self._viewer_flags(
+            viewer_id, db.users.followed_ids, "follower_id", "user_ids"
+        )
+
+    def _by_key(
+        self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]], default: V
+    ) -> DataLoader[K, V]:
+        async def load(keys: list[K]) -> list[V]:
+            async with self._database.read_session() as session:
+                found = await fetch(session, keys)
+            return [found.get(key, default) for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    def _paged(
+        self, fetch: Callable[[AsyncSession, Sequence[int], Window], Awaitable[dict[int, Slice]]]
+    ) -> DataLoader[PageKey, Slice]:
+        """Pages of many parents: one statement per distinct window (nearly always one)."""
+
+        async def load(keys: list[PageKey]) -> list[Slice]:
+            parents: dict[Window, list[int]] = defaultdict(list)
+            for parent_id, window in keys:
+                parents[window].append(parent_id)
+            pages: dict[PageKey, Slice] = {}
+            async with self._database.read_session() as session:
+                for window, parent_ids in parents.items():
+                    found = await fetch(session, parent_ids, window)
+                    pages.update({(pid, window): page for pid, page in found.items()})
+            return [pages[key] for key in keys]
+
+        return DataLoader(load_fn=load)
+
+    def _viewer_flags(
+        self,
+        viewer_id: int | None,
+        fetch: Callable[..., Awaitable[set[int]]],
+        viewer_arg: str,
+        ids_arg: str,
+    ) -> DataLoader[int, bool]:
+        """Whether the viewer has a relation to each id; always False for anonymous requests."""
+
+        async def load(keys: list[int]) -> list[bool]:
+            if viewer_id is None:
+                return [False] * len(keys)
+            arguments: dict[str, Any] = {viewer_arg: viewer_id, ids_arg: keys}
+            async with self._database.read_session() as session:
+                found = await fetch(session, **arguments)
+            return [key in found for key in keys]
+
+        return DataLoader(load_fn=load)

@@ -1,0 +1,52 @@
+"""The Relay Node interface and the `node`/`nodes` root fields."""
+
+from __future__ import annotations
+
+import asyncio
+
+import strawberry
+
+from graph.context import Info
+from graph.ids import from_global_id
+
+@strawberry.interface(description="An object with a globally unique, opaque ID.")
+class Node:
+    id: strawberry.ID
+
+
+async def resolve_node(info: Info, global_id: str) -> Node | None:
+    """The object a global ID names, through the loader of its type; None if there is none."""
+    from graph.articles import Article
+    from graph.comments import Comment
+    from graph.users import User
+
+    decoded = from_global_id(global_id)
+    if decoded is None:
+        return None
+    type_name, pk = decoded
+    loaders = info.context.loaders
+    if type_name == "User":
+        user = await loaders.user_by_id.load(pk)
+        return User.from_row(user) if user else None
+    if type_name == "Article":
+        article = await loaders.article_by_id.load(pk)
+        return Article.from_row(article) if article else None
+    if type_name == "Comment":
+        comment = await loaders.comment_by_id.load(pk)
+        return Comment.from_row(comment) if comment else None
+    return None
+
+
+@strawberry.type
+class NodeQueries:
+    @strawberry.field(description="Fetches any object by its global ID; null when it does not exist.")
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
+        return await resolve_node(info, id)
+
+    @strawberry.field(
+        description="Fetches objects by global ID, in the same order; null for the missing ones."
+    )
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
+        return list(await asyncio.gather(*(resolve_node(info, i) for i in ids)))
+
+

@@ -1,0 +1,76 @@
+"""Cursor connections: page-size rules, the cursor codec and the PageInfo of a slice."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from datetime import datetime
+
+import strawberry
+
+from db.paging import Key, Slice, Window
+from graph.errors import BadUserInput
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+@strawberry.type
+class PageInfo:
+    has_next_page: bool
+    has_previous_page: bool
+    start_cursor: str | None
+    end_cursor: str | None
+
+
+def encode_cursor(key: Key) -> str:
+    sort_value, pk = key
+    return base64.urlsafe_b64encode(f"{sort_value.isoformat()}|{pk}".encode()).decode()
+
+
+def decode_cursor(cursor: str) -> Key:
+    """The key a cursor points at; `BadUserInput` for anything this server did not make."""
+    try:
+        sort_value, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
+        key = (datetime.fromisoformat(sort_value), int(pk))
+    except (binascii.Error, UnicodeError, ValueError):
+        raise BadUserInput("the cursor is malformed") from None
+    if key[0].tzinfo is None or not pk.isdigit():
+        raise BadUserInput("the cursor is malformed")
+    return key
+
+
+def window(
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> Window:
+    """The keyset window the Relay arguments ask for; `last` reads the list from its end."""
+    for name, size in (("first", first), ("last", last)):
+        if size is not None and not 0 <= size <= MAX_PAGE_SIZE:
+            raise BadUserInput(f"`{name}` must be between 0 and {MAX_PAGE_SIZE}, got {size}")
+    if first is not None and last is not None:
+        raise BadUserInput("give either `first` or `last`, not both")
+    return Window(
+        limit=last if last is not None else DEFAULT_PAGE_SIZE if first is None else first,
+        after=decode_cursor(after) if after is not None else None,
+        before=decode_cursor(before) if before is not None else None,
+        backward=last is not None,
+    )
+
+
+def page_info(page: Slice, window: Window, cursors: list[str]) -> PageInfo:
+    """PageInfo of a slice; the side the window did not read from is known from its cursors."""
+    if window.backward:
+        more_before = page.has_more or window.after is not None
+        more_after = window.before is not None
+    else:
+        more_before = window.after is not None
+        more_after = page.has_more or window.before is not None
+    return PageInfo(
+        has_next_page=more_after,
+        has_previous_page=more_before,
+        start_cursor=cursors[0] if cursors else None,
+        end_cursor=cursors[-1] if cursors else None,
+    )

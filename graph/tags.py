@@ -1,0 +1,28 @@
+"""Tags and the `tags` query."""
+
+from __future__ import annotations
+
+import strawberry
+
+import db.tags
+from graph import pagination
+from graph.context import Info
+from graph.errors import BadUserInput
+
+
+@strawberry.type
+class Tag:
+    name: str
+    article_count: int = strawberry.field(description="How many articles carry this tag.")
+
+
+@strawberry.type
+class TagQueries:
+    @strawberry.field(description="The most used tags, most used first.")
+    async def tags(self, info: Info, first: int | None = None) -> list[Tag]:
+        limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
+        if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
+            raise BadUserInput(f"`first` must be between 0 and {pagination.MAX_PAGE_SIZE}, got {limit}")
+        async with info.context.database.read_session() as session:
+            found = await db.tags.list_tags(session, limit=limit)
+        return [Tag(name=tag.name, article_count=tag.article_count) for tag in found]

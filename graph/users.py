@@ -1,0 +1,262 @@
+"""Profiles, the viewer, and the account and follow mutations."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any, Self
+
+import strawberry
+
+import db.articles
+import db.users
+from db.errors import DomainError
+from graph import pagination
+from graph.auth import issue_token
+from graph.context import Info
+from graph.errors import Unauthenticated, UserError, user_errors
+from graph.ids import to_global_id
+from graph.node import Node
+
+if TYPE_CHECKING:
+    from graph.articles import ArticleConnection
+
+ArticleConnectionType = Annotated["ArticleConnection", strawberry.lazy("graph.articles")]
+
+
+@strawberry.type(description="A public profile.")
+class User(Node):
+    row_id: strawberry.Private[int]
+    username: str
+    bio: str | None = strawberry.field(
+        description="Null when never set; an empty string given as input is stored as null."
+    )
+    image: str | None = strawberry.field(
+        description="An image URL; null when never set; an empty string given as input is "
+        "stored as null."
+    )
+    created_at: datetime
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            id=strawberry.ID(to_global_id("User", row.id)),
+            row_id=row.id,
+            username=row.username,
+            bio=row.bio,
+            image=row.image,
+            created_at=row.created_at,
+        )
+
+    @strawberry.field(
+        description="Whether the signed-in viewer follows this user; false for anonymous requests."
+    )
+    async def following(self, info: Info) -> bool:
+        return await info.context.loaders.following_by_user_id.load(self.row_id)
+
+    @strawberry.field
+    async def followers_count(self, info: Info) -> int:
+        return await info.context.loaders.followers_count_by_user_id.load(self.row_id)
+
+    @strawberry.field
+    async def following_count(self, info: Info) -> int:
+        return await info.context.loaders.following_count_by_user_id.load(self.row_id)
+
+    @strawberry.field(description="Articles written by this user, newest first.")
+    async def articles(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ArticleConnectionType:
+        from graph.articles import ArticleConnection
+
+        loaders = info.context.loaders
+        window = pagination.window(first, after)
+        page = await loaders.articles_page_by_author_id.load((self.row_id, window))
+        return ArticleConnection.from_slice(
+            page, window, lambda: loaders.articles_count_by_author_id.load(self.row_id)
+        )
+
+    @strawberry.field(description="Articles this user favorited, most recently favorited first.")
+    async def favorites(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ArticleConnectionType:
+        from graph.articles import ArticleConnection
+
+        loaders = info.context.loaders
+        window = pagination.window(first, after)
+        page = await loaders.favorites_page_by_user_id.load((self.row_id, window))
+        return ArticleConnection.from_slice(
+            page,
+            window,
+            lambda: loaders.favorites_count_by_user_id.load(self.row_id),
+            key=lambda row: (row.favorited_at, row.id),
+        )
+
+
+@strawberry.type(description="The signed-in user: their profile plus what only they may see.")
+class Viewer:
+    user: User
+    email: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(user=User.from_row(row), email=row.email)
+
+    @strawberry.field(description="Articles by the users the viewer follows, newest first.")
+    async def feed(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ArticleConnectionType:
+        from graph.articles import ArticleConnection
+
+        window = pagination.window(first, after, last, before)
+        database = info.context.database
+        async with database.read_session() as session:
+            page = await db.articles.list_feed(
+                session, follower_id=self.user.row_id, window=window
+            )
+
+        async def total() -> int:
+            async with database.read_session() as session:
+                return await db.articles.count_feed(session, follower_id=self.user.row_id)
+
+        return ArticleConnection.from_slice(page, window, total)
+
+
+@strawberry.type
+class AuthPayload:
+    token: str | None = strawberry.field(
+        default=None,
+        description="A bearer token for the Authorization header; null when errors is not empty.",
+    )
+    viewer: Viewer | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class UpdateViewerPayload:
+    viewer: Viewer | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.type
+class FollowPayload:
+    user: User | None = None
+    errors: list[UserError] = strawberry.field(default_factory=list)
+
+
+@strawberry.input
+class RegisterInput:
+    username: str
+    email: str
+    password: str
+
+
+@strawberry.input
+class LoginInput:
+    email: str
+    password: str
+
+
+@strawberry.input
+class UpdateViewerInput:
+    username: strawberry.Maybe[str | None]
+    email: strawberry.Maybe[str | None]
+    password: strawberry.Maybe[str | None]
+    bio: strawberry.Maybe[str | None]
+    image: strawberry.Maybe[str | None]
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(description="The signed-in user; null for anonymous requests.")
+    async def viewer(self, info: Info) -> Viewer | None:
+        viewer_id = info.context.viewer_id
+        if viewer_id is None:
+            return None
+        row = await info.context.loaders.user_by_id.load(viewer_id)
+        if row is None:
+            raise Unauthenticated("the token's user no longer exists")
+        return Viewer.from_row(row)
+
+    @strawberry.field
+    async def user(self, info: Info, username: str) -> User | None:
+        async with info.context.database.read_session() as session:
+            row = await db.users.get_by_username(session, username)
+        return User.from_row(row) if row else None
+
+
+@strawberry.type
+class UserMutations:
+    @strawberry.mutation
+    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
+        services = info.context.services
+        try:
+            async with services.database.unit_of_work() as session:
+                row = await db.users.create(
+                    session,
+                    username=input.username,
+                    email=input.email,
+                    password=input.password,
+                    passwords=services.passwords,
+                )
+        except DomainError as error:
+            return AuthPayload(errors=user_errors(error))
+        info.context.forget_loaded()
+        return AuthPayload(token=issue_token(services.settings, row.id), viewer=Viewer.from_row(row))
+
+    @strawberry.mutation
+    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
+        services = info.context.services
+        try:
+            async with services.database.read_session() as session:
+                row = await db.users.authenticate(
+                    session, email=input.email, password=input.password, passwords=services.passwords
+                )
+        except DomainError as error:
+            return AuthPayload(errors=user_errors(error))
+        return AuthPayload(token=issue_token(services.settings, row.id), viewer=Viewer.from_row(row))
+
+    @strawberry.mutation
+    async def update_viewer(self, info: Info, input: UpdateViewerInput) -> UpdateViewerPayload:
+        context = info.context
+        changes = {
+            name: given.value
+            for name in ("username", "email", "password", "bio", "image")
+            if (given := getattr(input, name)) is not None
+        }
+        try:
+            viewer_id = context.require_viewer_id()
+            async with context.database.unit_of_work() as session:
+                user = await db.users.get(session, viewer_id)
+                if user is None:
+                    raise Unauthenticated("the token's user no longer exists")
+                row = await db.users.update(
+                    session, user, changes=changes, passwords=context.services.passwords
+                )
+        except DomainError as error:
+            return UpdateViewerPayload(errors=user_errors(error))
+        context.forget_loaded()
+        return UpdateViewerPayload(viewer=Viewer.from_row(row))
+
+    @strawberry.mutation
+    async def follow_user(self, info: Info, username: str) -> FollowPayload:
+        return await _change_follow(info, username, db.users.follow)
+
+    @strawberry.mutation
+    async def unfollow_user(self, info: Info, username: str) -> FollowPayload:
+        return await _change_follow(info, username, db.users.unfollow)
+
+
+async def _change_follow(info: Info, username: str, change: Any) -> FollowPayload:
+    context = info.context
+    try:
+        viewer_id = context.require_viewer_id()
+        async with context.database.unit_of_work() as session:
+            row = await change(session, follower_id=viewer_id, username=username)
+    except DomainError as error:
+        return FollowPayload(errors=user_errors(error, ()))
+    context.forget_loaded()
+    return FollowPayload(user=User.from_row(row))

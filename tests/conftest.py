@@ -1,0 +1,136 @@
+"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+
+Loader batches use sessions of their own, so tests isolate by emptying the tables before
+each test rather than by rolling back a shared transaction.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, text
+
+from db.migrate import upgrade
+from db.models import Base
+from db.settings import Settings
+from graph.app import create_app
+from tests.databases import postgres_url
+
+ENGINES = ["sqlite", "postgresql"]
+_POSTGRES_URL, _POSTGRES_SOURCE = postgres_url()
+
+
+def pytest_report_header() -> str:
+    if _POSTGRES_URL is None:
+        return f"PostgreSQL: not available ({_POSTGRES_SOURCE}); its tests are skipped"
+    return f"PostgreSQL: {_POSTGRES_SOURCE}"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _POSTGRES_URL is None and os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError(f"REQUIRE_POSTGRES=1 but PostgreSQL is missing: {_POSTGRES_SOURCE}")
+
+
+@pytest.fixture(scope="session")
+def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    path: Path = tmp_path_factory.mktemp("sqlite") / "conduit.db"
+    return f"sqlite+aiosqlite:///{path}"
+
+
+def engine_url(engine: str, sqlite_url: str) -> str:
+    if engine == "sqlite":
+        return sqlite_url
+    if _POSTGRES_URL is None:
+        pytest.skip(f"PostgreSQL not available: {_POSTGRES_SOURCE}")
+    return _POSTGRES_URL
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def migrated_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+    """A database at the head revision, made once per engine for the whole run."""
+    url = engine_url(request.param, sqlite_url)
+    asyncio.run(_drop_everything(url)) if request.param == "postgresql" else None
+    upgrade(url)
+    yield url
+
+
+async def _drop_everything(url: str) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(url)
+    async with engine.begin() as connection:
+        await connection.execute(text("DROP SCHEMA public CASCADE"))
+        await connection.execute(text("CREATE SCHEMA public"))
+    await engine.dispose()
+
+
+def settings_for(url: str, **overrides: Any) -> Settings:
+    return Settings(
+        database_url=url,
+        environment="test",
+        argon2_time_cost=1,
+        argon2_memory_cost_kib=64,
+        **overrides,
+    )
+
+
+@pytest.fixture
+def settings(migrated_url: str) -> Settings:
+    return settings_for(migrated_url)
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        await _empty_tables(application)
+        yield application
+
+
+async def _empty_tables(app: FastAPI) -> None:
+    engine = app.state.services.database.engine
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+        else:
+            for table in tables:
+                await connection.execute(text(f"DELETE FROM {table}"))
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://conduit.test") as http:
+        yield http
+
+
+@pytest.fixture
+def engine_name(settings: Settings) -> str:
+    return "sqlite" if settings.is_sqlite else "postgresql"
+
+
+class StatementCounter:
+    """Counts the SQL statements the app's engine runs while `counting` is on."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, *_: Any) -> None:
+        self.count += 1
+
+
+@pytest.fixture
+def statements(app: FastAPI) -> Iterator[StatementCounter]:
+    counter = StatementCounter()
+    sync_engine = app.state.services.database.engine.sync_engine
+    event.listen(sync_engine, "before_cursor_execute", counter)
+    yield counter
+    event.remove(sync_engine, "before_cursor_execute", counter)
