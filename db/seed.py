@@ -18,8 +18,20 @@ _USERS = [
 ]
 _ARTICLES = [
     ("jake", "How to train your dragon", "Ever wonder how?", "It takes a Jacobian.", ["dragons", "training"]),
-    ("ada", "Notes on the Analytical Engine", "Note G, and more", "The engine weaves algebraic patterns.", ["history", "computing"]),
-    ("linus", "Just for fun", "A hobby project", "It won't be big and professional.", ["computing", "kernels"]),
+    (
+        "ada",
+        "Notes on the Analytical Engine",
+        "Note G, and more",
+        "The engine weaves algebraic patterns.",
+        ["history", "computing"],
+    ),
+    (
+        "linus",
+        "Just for fun",
+        "A hobby project",
+        "It won't be big and professional.",
+        ["computing", "kernels"],
+    ),
     ("jake", "Dragons revisited", "Part two", "Still training dragons.", ["dragons"]),
 ]
 _COMMENTS = [

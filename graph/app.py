@@ -90,7 +90,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             async with database.engine.connect() as connection:
                 await connection.execute(text("SELECT 1"))
-        except Exception as error:  # noqa: BLE001 - any failure means "not ready"
+        except Exception as error:
             log.warning("readiness check failed: %s", type(error).__name__)
             return JSONResponse(
                 {"status": "unavailable", "reason": "the database is unreachable"}, status_code=503

@@ -55,8 +55,7 @@ class Article(Node):
         return await info.context.loaders.tags_by_article_id.load(self.row_id)
 
     @strawberry.field(
-        description="Whether the signed-in viewer favorited this article; "
-        "false for anonymous requests."
+        description="Whether the signed-in viewer favorited this article; false for anonymous requests."
     )
     async def favorited(self, info: Info) -> bool:
         return await info.context.loaders.favorited_by_article_id.load(self.row_id)
@@ -122,9 +121,7 @@ class ArticleConnection:
 @strawberry.input(description="Narrows the global article list; given filters combine with AND.")
 class ArticleFilter:
     tag: str | None = strawberry.field(default=None, description="Only articles carrying this tag.")
-    author: str | None = strawberry.field(
-        default=None, description="Only articles written by this username."
-    )
+    author: str | None = strawberry.field(default=None, description="Only articles written by this username.")
     favorited_by: str | None = strawberry.field(
         default=None, description="Only articles favorited by this username."
     )
@@ -185,9 +182,11 @@ class ArticleQueries:
         filter: ArticleFilter | None = None,
     ) -> ArticleConnection:
         window = pagination.window(first, after, last, before)
-        narrowing = db.articles.ArticleFilter(
-            tag=filter.tag, author=filter.author, favorited_by=filter.favorited_by
-        ) if filter else db.articles.ArticleFilter()
+        narrowing = (
+            db.articles.ArticleFilter(tag=filter.tag, author=filter.author, favorited_by=filter.favorited_by)
+            if filter
+            else db.articles.ArticleFilter()
+        )
         database = info.context.database
         async with database.read_session() as session:
             page = await db.articles.list_articles(session, narrowing=narrowing, window=window)

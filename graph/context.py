@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 from strawberry.types import Info as StrawberryInfo
 
 from db.engine import Database
-from db.events import CommentEvents
 from db.errors import DomainError, ErrorCode
+from db.events import CommentEvents
 from db.passwords import Passwords
 from db.settings import Settings
 from graph.loaders import Loaders

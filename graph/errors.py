@@ -15,9 +15,7 @@ class UserErrorCode(Enum):
     INVALID = strawberry.enum_value(
         "INVALID", description="A value breaks a rule (empty, too long, malformed)."
     )
-    TAKEN = strawberry.enum_value(
-        "TAKEN", description="A unique value (username, email) is already in use."
-    )
+    TAKEN = strawberry.enum_value("TAKEN", description="A unique value (username, email) is already in use.")
     NOT_FOUND = "NOT_FOUND"
     FORBIDDEN = strawberry.enum_value(
         "FORBIDDEN",
@@ -26,9 +24,7 @@ class UserErrorCode(Enum):
     UNAUTHENTICATED = strawberry.enum_value(
         "UNAUTHENTICATED", description="This mutation needs a signed-in viewer."
     )
-    BAD_CREDENTIALS = strawberry.enum_value(
-        "BAD_CREDENTIALS", description="Email or password is wrong."
-    )
+    BAD_CREDENTIALS = strawberry.enum_value("BAD_CREDENTIALS", description="Email or password is wrong.")
     CONFLICT = strawberry.enum_value(
         "CONFLICT",
         description="The object changed since the client read it (see expectedUpdatedAt).",
@@ -82,5 +78,3 @@ class Unauthenticated(RequestError):
 
 class Forbidden(RequestError):
     code = "FORBIDDEN"
-
-

@@ -7,7 +7,7 @@ concurrently, and one AsyncSession must never serve two coroutines at once.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -32,27 +32,17 @@ class Loaders:
     def __init__(self, database: Database, viewer_id: int | None) -> None:
         self._database = database
         self.user_by_id: DataLoader[int, User | None] = self._by_key(db.users.users_by_id, None)
-        self.article_by_id: DataLoader[int, Article | None] = self._by_key(
-            db.articles.articles_by_id, None
-        )
-        self.comment_by_id: DataLoader[int, Comment | None] = self._by_key(
-            db.comments.comments_by_id, None
-        )
-        self.tags_by_article_id: DataLoader[int, list[str]] = self._by_key(
-            db.tags.names_by_article_id, []
-        )
+        self.article_by_id: DataLoader[int, Article | None] = self._by_key(db.articles.articles_by_id, None)
+        self.comment_by_id: DataLoader[int, Comment | None] = self._by_key(db.comments.comments_by_id, None)
+        self.tags_by_article_id: DataLoader[int, list[str]] = self._by_key(db.tags.names_by_article_id, [])
         self.favorites_count_by_article_id: DataLoader[int, int] = self._by_key(
             db.articles.favorite_counts, 0
         )
         self.comments_count_by_article_id: DataLoader[int, int] = self._by_key(
             db.comments.counts_by_article_id, 0
         )
-        self.followers_count_by_user_id: DataLoader[int, int] = self._by_key(
-            db.users.follower_counts, 0
-        )
-        self.following_count_by_user_id: DataLoader[int, int] = self._by_key(
-            db.users.following_counts, 0
-        )
+        self.followers_count_by_user_id: DataLoader[int, int] = self._by_key(db.users.follower_counts, 0)
+        self.following_count_by_user_id: DataLoader[int, int] = self._by_key(db.users.following_counts, 0)
         self.articles_count_by_author_id: DataLoader[int, int] = self._by_key(
             db.articles.counts_by_author_id, 0
         )
@@ -76,7 +66,7 @@ class Loaders:
         )
 
     def _by_key(
-        self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[dict[K, V]]], default: V
+        self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[Mapping[K, V]]], default: V
     ) -> DataLoader[K, V]:
         async def load(keys: list[K]) -> list[V]:
             async with self._database.read_session() as session:

@@ -9,6 +9,7 @@ import strawberry
 from graph.context import Info
 from graph.ids import from_global_id
 
+
 @strawberry.interface(description="An object with a globally unique, opaque ID.")
 class Node:
     id: strawberry.ID
@@ -48,5 +49,3 @@ class NodeQueries:
     )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         return list(await asyncio.gather(*(resolve_node(info, i) for i in ids)))
-
-

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -11,7 +9,7 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from db.settings import Settings
-from graph.articles import ArticleQueries, ArticleMutations
+from graph.articles import ArticleMutations, ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
 from graph.extensions import CodedErrors, RefuseInvalidToken
 from graph.node import NodeQueries
@@ -31,12 +29,10 @@ class ConduitSchema(strawberry.Schema):
 
 
 def create_schema(settings: Settings) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension] | SchemaExtension] = [RefuseInvalidToken, CodedErrors]
+    extensions: list[type[SchemaExtension]] = [RefuseInvalidToken, CodedErrors]
     return ConduitSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
     )
-
-

@@ -31,8 +31,7 @@ class User(Node):
         description="Null when never set; an empty string given as input is stored as null."
     )
     image: str | None = strawberry.field(
-        description="An image URL; null when never set; an empty string given as input is "
-        "stored as null."
+        description="An image URL; null when never set; an empty string given as input is stored as null."
     )
     created_at: datetime
 
@@ -114,9 +113,7 @@ class Viewer:
         window = pagination.window(first, after, last, before)
         database = info.context.database
         async with database.read_session() as session:
-            page = await db.articles.list_feed(
-                session, follower_id=self.user.row_id, window=window
-            )
+            page = await db.articles.list_feed(session, follower_id=self.user.row_id, window=window)
 
         async def total() -> int:
             async with database.read_session() as session:

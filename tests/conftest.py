@@ -21,7 +21,7 @@ from db.migrate import upgrade
 from db.models import Base
 from db.settings import Settings
 from graph.app import create_app
-from tests.databases import postgres_url
+from tests.databases import drop_created_databases, postgres_url
 
 ENGINES = ["sqlite", "postgresql"]
 _POSTGRES_URL, _POSTGRES_SOURCE = postgres_url()
@@ -31,6 +31,10 @@ def pytest_report_header() -> str:
     if _POSTGRES_URL is None:
         return f"PostgreSQL: not available ({_POSTGRES_SOURCE}); its tests are skipped"
     return f"PostgreSQL: {_POSTGRES_SOURCE}"
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    drop_created_databases()
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -53,12 +57,12 @@ def engine_url(engine: str, sqlite_url: str) -> str:
 
 
 @pytest.fixture(scope="session", params=ENGINES)
-def migrated_url(request: pytest.FixtureRequest, sqlite_url: str) -> Iterator[str]:
+def migrated_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     """A database at the head revision, made once per engine for the whole run."""
     url = engine_url(request.param, sqlite_url)
     asyncio.run(_drop_everything(url)) if request.param == "postgresql" else None
     upgrade(url)
-    yield url
+    return url
 
 
 async def _drop_everything(url: str) -> None:

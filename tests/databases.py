@@ -9,7 +9,8 @@ import socket
 import asyncpg
 from sqlalchemy.engine import make_url
 
-DEFAULT_POSTGRES = "postgresql+asyncpg://postgres@127.0.0.1:5432/conduit_test"
+# One database per test run, so that runs in parallel (several checkouts) never share tables.
+DEFAULT_POSTGRES = f"postgresql+asyncpg://postgres@127.0.0.1:5432/conduit_test_{os.getpid()}"
 
 
 def postgres_answers(host: str = "127.0.0.1", port: int = 5432) -> bool:
@@ -31,18 +32,50 @@ def postgres_url() -> tuple[str | None, str]:
     return None, "no TEST_DATABASE_URL and nothing answers on 127.0.0.1:5432"
 
 
+def scratch_database(url: str, name: str) -> str:
+    """A second database on the same server as `url`, named after it (made if missing)."""
+    scratch = make_url(url).set(database=f"{make_url(url).database}_{name}")
+    asyncio.run(_create_database(scratch.render_as_string(hide_password=False)))
+    return scratch.render_as_string(hide_password=False)
+
+
+def drop_created_databases() -> None:
+    """Drop what this run created on the default server (never a TEST_DATABASE_URL database)."""
+    if not os.environ.get("TEST_DATABASE_URL") and _created:
+        asyncio.run(_drop_databases(DEFAULT_POSTGRES, list(_created)))
+
+
+_created: set[str] = set()
+
+
+async def _admin(url: str) -> asyncpg.Connection:
+    parsed = make_url(url)
+    return await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port,
+        user=parsed.username,
+        password=parsed.password,
+        database="postgres",
+    )
+
+
+async def _drop_databases(url: str, names: list[str]) -> None:
+    connection = await _admin(url)
+    try:
+        for name in names:
+            await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
 async def _create_database(url: str) -> None:
     """Create the test database on the server unless it exists."""
     parsed = make_url(url)
-    connection = await asyncpg.connect(
-        host=parsed.host, port=parsed.port, user=parsed.username, password=parsed.password,
-        database="postgres",
-    )
+    connection = await _admin(url)
     try:
-        exists = await connection.fetchval(
-            "SELECT 1 FROM pg_database WHERE datname = $1", parsed.database
-        )
+        exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", parsed.database)
         if not exists:
             await connection.execute(f'CREATE DATABASE "{parsed.database}"')
+            _created.add(str(parsed.database))
     finally:
         await connection.close()

@@ -12,8 +12,12 @@ from graph.schema import create_schema
 ROOT = Path(__file__).resolve().parent.parent
 CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"
 COMMITTED = ROOT / "schema.graphql"
-ADDITIONS = {"VALUE_ADDED_TO_ENUM", "IMPLEMENTED_INTERFACE_ADDED", "OPTIONAL_ARG_ADDED",
-             "OPTIONAL_INPUT_FIELD_ADDED"}
+ADDITIONS = {
+    "VALUE_ADDED_TO_ENUM",
+    "IMPLEMENTED_INTERFACE_ADDED",
+    "OPTIONAL_ARG_ADDED",
+    "OPTIONAL_INPUT_FIELD_ADDED",
+}
 
 
 def served_sdl() -> str:

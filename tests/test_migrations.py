@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,21 +12,17 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.migrate import alembic_config, downgrade, upgrade
 from tests.conftest import _drop_everything, engine_url
-from tests.databases import _create_database
-
-POSTGRES_SCRATCH = "conduit_migrations_test"
+from tests.databases import scratch_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """An empty database of its own, so the round trip cannot disturb other tests."""
     url = engine_url(request.param, f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}")
     if request.param == "postgresql":
-        base, _, _ = url.rpartition("/")
-        url = f"{base}/{POSTGRES_SCRATCH}"
-        asyncio.run(_create_database(url))
+        url = scratch_database(url, "migrations")
         asyncio.run(_drop_everything(url))
-    yield url
+    return url
 
 
 def _tables(url: str) -> set[str]:

@@ -50,7 +50,10 @@ async def test_duplicate_username_is_taken_after_nfkc_and_case_folding(
     with pytest.raises(Taken) as raised:
         async with database.unit_of_work() as session:
             await db.users.create(
-                session, username="BOB", email="other@example.com", password="password1",
+                session,
+                username="BOB",
+                email="other@example.com",
+                password="password1",
                 passwords=passwords,
             )
     assert raised.value.field == ("username",)
@@ -67,7 +70,10 @@ async def test_duplicate_username_and_email_are_both_reported(
     with pytest.raises(Invalids) as raised:
         async with database.unit_of_work() as session:
             await db.users.create(
-                session, username="Carol", email="CAROL@example.com", password="password1",
+                session,
+                username="Carol",
+                email="CAROL@example.com",
+                password="password1",
                 passwords=passwords,
             )
     assert [(e.code, e.field) for e in raised.value.errors] == [
@@ -77,7 +83,7 @@ async def test_duplicate_username_and_email_are_both_reported(
 
 
 async def test_a_failed_create_leaves_nothing_behind(database: Database, passwords: Passwords) -> None:
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError):  # noqa: PT012 - the failure must strike inside the unit of work
         async with database.unit_of_work() as session:
             await db.users.create(
                 session, username="dave", email="dave@example.com", password="password1", passwords=passwords
