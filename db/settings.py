@@ -33,6 +33,9 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     introspection: bool | None = None
 
+    # Off only for the benchmark's N+1 baseline: every load then runs its own statement.
+    dataloader_batching: bool = True
+
     # Argon2 cost; lowered only by the test suite, where hashing dominates the run time.
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_cost_kib: int = Field(default=19 * 1024, ge=64)

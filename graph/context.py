@@ -38,7 +38,7 @@ class Context:
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
-        self.loaders = Loaders(self.services.database, self.viewer_id)
+        self.forget_loaded()
 
     @property
     def database(self) -> Database:
@@ -52,7 +52,11 @@ class Context:
 
     def forget_loaded(self) -> None:
         """Drop every cached load: called after a mutation commits, so payloads read fresh rows."""
-        self.loaders = Loaders(self.services.database, self.viewer_id)
+        self.loaders = Loaders(
+            self.services.database,
+            self.viewer_id,
+            batch=self.services.settings.dataloader_batching,
+        )
 
 
 Info = StrawberryInfo[Context, None]

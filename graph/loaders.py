@@ -29,8 +29,9 @@ PageKey = tuple[int, Window]
 class Loaders:
     """The loaders of one request; `viewer_id` scopes the viewer-dependent ones."""
 
-    def __init__(self, database: Database, viewer_id: int | None) -> None:
+    def __init__(self, database: Database, viewer_id: int | None, *, batch: bool = True) -> None:
         self._database = database
+        self._batch = batch
         self.user_by_id: DataLoader[int, User | None] = self._by_key(db.users.users_by_id, None)
         self.article_by_id: DataLoader[int, Article | None] = self._by_key(db.articles.articles_by_id, None)
         self.comment_by_id: DataLoader[int, Comment | None] = self._by_key(db.comments.comments_by_id, None)
@@ -73,7 +74,7 @@ class Loaders:
                 found = await fetch(session, keys)
             return [found.get(key, default) for key in keys]
 
-        return DataLoader(load_fn=load)
+        return DataLoader(load_fn=load, batch=self._batch)
 
     def _paged(
         self, fetch: Callable[[AsyncSession, Sequence[int], Window], Awaitable[dict[int, Slice]]]
@@ -91,7 +92,7 @@ class Loaders:
                     pages.update({(pid, window): page for pid, page in found.items()})
             return [pages[key] for key in keys]
 
-        return DataLoader(load_fn=load)
+        return DataLoader(load_fn=load, batch=self._batch)
 
     def _viewer_flags(
         self,
@@ -110,4 +111,4 @@ class Loaders:
                 found = await fetch(session, **arguments)
             return [key in found for key in keys]
 
-        return DataLoader(load_fn=load)
+        return DataLoader(load_fn=load, batch=self._batch)
