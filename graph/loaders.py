@@ -74,7 +74,7 @@ class Loaders:
                 found = await fetch(session, keys)
             return [found.get(key, default) for key in keys]
 
-        return DataLoader(load_fn=load, batch=self._batch)
+        return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
 
     def _paged(
         self, fetch: Callable[[AsyncSession, Sequence[int], Window], Awaitable[dict[int, Slice]]]
@@ -92,7 +92,7 @@ class Loaders:
                     pages.update({(pid, window): page for pid, page in found.items()})
             return [pages[key] for key in keys]
 
-        return DataLoader(load_fn=load, batch=self._batch)
+        return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
 
     def _viewer_flags(
         self,
@@ -111,4 +111,4 @@ class Loaders:
                 found = await fetch(session, **arguments)
             return [key in found for key in keys]
 
-        return DataLoader(load_fn=load, batch=self._batch)
+        return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
