@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "development-secret-key-change-me-0123456789"
 
@@ -39,6 +39,20 @@ class Settings(BaseSettings):
     # Argon2 cost; lowered only by the test suite, where hashing dominates the run time.
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_cost_kib: int = Field(default=19 * 1024, ge=64)
+
+    # WebSocket subscriptions (graphql-transport-ws and graphql-ws on /graphql).
+    ws_connection_init_timeout_seconds: float = Field(default=10.0, gt=0)
+    ws_max_subscriptions_per_connection: int = Field(default=20, ge=1)
+    # Pages on other origins allowed to open a WebSocket ("*" for any); comma-separated in
+    # the environment. Clients without an Origin header and same-origin pages always may.
+    ws_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    @field_validator("ws_allowed_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:

@@ -5,24 +5,30 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 import orjson
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
+from starlette.staticfiles import StaticFiles
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
+from strawberry.types.unset import UNSET, UnsetType
 
 from db.engine import Database
-from db.events import CommentEvents
+from db.events import comment_events_for
 from db.passwords import Passwords
 from db.settings import Settings
 from graph.auth import InvalidToken, viewer_id_from_header
 from graph.context import Context, Services
+from graph.graphiql import GRAPHIQL_STATIC, graphiql_html
 from graph.schema import create_schema
 
 log = logging.getLogger("conduit")
+NO_ACK_PAYLOAD: UnsetType = UNSET
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -32,8 +38,34 @@ class GraphQLApp(GraphQL[Context, None]):
         super().__init__(
             create_schema(settings),
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
+            connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
+            max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
+            allowed_origins=settings.ws_allowed_origins,
         )
         self._app = app
+
+    @property
+    def graphql_ide_html(self) -> str:
+        """GraphiQL from the app's own static files (no CDN: it works offline)."""
+        return graphiql_html()
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """A token in the connection_init payload signs the socket in; a bad one is refused."""
+        params = context.connection_params
+        authorization = None
+        if isinstance(params, dict):
+            authorization = params.get("Authorization", params.get("authorization"))
+        if authorization is None:
+            return NO_ACK_PAYLOAD
+        if not isinstance(authorization, str):
+            raise ConnectionRejectionError({"message": "Authorization must be a string"})
+        try:
+            viewer_id = viewer_id_from_header(context.services.settings, authorization)
+        except InvalidToken as error:
+            raise ConnectionRejectionError({"message": str(error), "code": "UNAUTHENTICATED"}) from None
+        context.viewer_id, context.auth_error = viewer_id, None
+        context.forget_loaded()
+        return NO_ACK_PAYLOAD
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = self._app.state.services
@@ -59,11 +91,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             settings=settings,
             database=database,
             passwords=Passwords(settings),
-            events=CommentEvents(),
+            events=comment_events_for(settings),
         )
+        await app.state.services.events.start()
         try:
             yield
         finally:
+            await app.state.services.events.close()
             await database.dispose()
 
     app = FastAPI(
@@ -75,7 +109,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     graphql = GraphQLApp(app, settings)
     app.router.routes.extend(
-        [Route("/graphql", graphql, methods=["GET", "POST"]), WebSocketRoute("/graphql", graphql)]
+        [
+            Route("/graphql", graphql, methods=["GET", "POST"]),
+            WebSocketRoute("/graphql", graphql),
+            Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_STATIC), name="graphiql"),
+        ]
     )
 
     @app.get("/health/live")

@@ -10,12 +10,13 @@ import strawberry
 
 import db.articles
 import db.comments
+import db.events
 from db.errors import DomainError, NotFound
 from db.paging import Slice, Window
 from graph import pagination
 from graph.articles import Article, DeletePayload
 from graph.context import Info
-from graph.errors import BadUserInput, UserError, user_errors
+from graph.errors import BadUserInput, RequestError, UserError, user_errors
 from graph.ids import from_global_id, to_global_id
 from graph.node import Node
 from graph.pagination import PageInfo
@@ -106,10 +107,11 @@ class CommentMutations:
                 row = await db.comments.create(
                     session, author_id=author_id, article_slug=input.article_slug, body=input.body
                 )
+                # In the transaction: subscribers hear of the comment only once it is committed.
+                await context.services.events.publish(session, article_id=row.article_id, comment_id=row.id)
         except DomainError as error:
             return CommentPayload(errors=user_errors(error))
         context.forget_loaded()
-        context.services.events.publish(article_id=row.article_id, comment_id=row.id)
         return CommentPayload(comment=Comment.from_row(row))
 
     @strawberry.mutation
@@ -128,6 +130,10 @@ class CommentMutations:
         return DeletePayload(deleted_id=id)
 
 
+class ServiceUnavailable(RequestError):
+    code = "SERVICE_UNAVAILABLE"
+
+
 @strawberry.type
 class CommentSubscriptions:
     @strawberry.subscription(
@@ -136,14 +142,31 @@ class CommentSubscriptions:
     )
     async def comment_added(self, info: Info, article_slug: str) -> AsyncGenerator[Comment, None]:
         database = info.context.database
+        events = info.context.services.events
         async with database.read_session() as session:
             article = await db.articles.get_by_slug(session, article_slug)
-        if article is None:
-            raise BadUserInput(f"no article has the slug {article_slug[:100]!r}")
-        async with info.context.services.events.listen(article.id) as comment_ids:
+            if article is None:
+                raise BadUserInput(f"no article has the slug {article_slug[:100]!r}")
+            after_id = await db.events.last_comment_id(session, article.id)
+        try:
+            await events.ready()
+        except db.events.ListenerUnavailable as error:
+            raise ServiceUnavailable(str(error)) from None
+        seen: set[int] = set()
+        async with events.listen(article.id) as comment_ids:
             while True:
-                comment_id = await comment_ids.get()
+                wanted = [await comment_ids.get()]
+                while not comment_ids.empty():
+                    wanted.append(comment_ids.get_nowait())
                 async with database.read_session() as session:
-                    found = await db.comments.comments_by_id(session, [comment_id])
-                if comment_id in found:
-                    yield Comment.from_row(found[comment_id])
+                    if db.events.RESYNC in wanted:
+                        missed = await db.events.comment_ids_since(session, article.id, after_id)
+                        wanted = [*missed, *wanted]
+                    wanted = [i for i in dict.fromkeys(wanted) if i != db.events.RESYNC and i not in seen]
+                    found = await db.comments.comments_by_id(session, wanted)
+                # The socket's context lives long: its loaders must not serve stale rows.
+                info.context.forget_loaded()
+                for comment_id in wanted:
+                    seen.add(comment_id)
+                    if comment_id in found:
+                        yield Comment.from_row(found[comment_id])

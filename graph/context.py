@@ -35,6 +35,8 @@ class Context:
     services: Services
     viewer_id: int | None = None
     auth_error: str | None = None
+    connection_params: object = None
+    """A WebSocket's connection_init payload (Strawberry sets it); None over HTTP."""
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:

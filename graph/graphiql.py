@@ -1,0 +1,51 @@
+"""The GraphiQL page of GET /graphql, loading its scripts and styles from the app itself."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+GRAPHIQL_STATIC = Path(__file__).parent / "static" / "graphiql"
+STATIC_URL = "/static/graphiql"
+
+_PAGE = """<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <title>Conduit GraphQL — GraphiQL</title>
+    <link rel="icon" href="data:," />
+    <style>
+      body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
+      #graphiql { height: 100vh; }
+    </style>
+    <link rel="stylesheet" href="{static}/graphiql.min.css" />
+    <script src="{static}/react.production.min.js"></script>
+    <script src="{static}/react-dom.production.min.js"></script>
+    <script src="{static}/graphiql.min.js"></script>
+  </head>
+  <body>
+    <div id="graphiql">Loading GraphiQL…</div>
+    <script>
+      const url = window.location.href.split(/[?#]/)[0];
+      const subscriptionUrl = url.replace(/^http/, "ws");
+      const fetcher = GraphiQL.createFetcher({ url, subscriptionUrl });
+      const initialQuery = new URLSearchParams(window.location.search).get("query") ?? undefined;
+      ReactDOM.createRoot(document.getElementById("graphiql")).render(
+        React.createElement(GraphiQL, {
+          fetcher,
+          query: initialQuery,
+          defaultQuery: "{\\n  articles(first: 5) {\\n    nodes { title author { username } }\\n  }\\n}\\n",
+          defaultEditorToolsVisibility: true,
+          isHeadersEditorEnabled: true,
+          shouldPersistHeaders: false,
+        }),
+      );
+    </script>
+  </body>
+</html>
+"""
+
+
+@cache
+def graphiql_html() -> str:
+    return _PAGE.replace("{static}", STATIC_URL)
