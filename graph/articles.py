@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
@@ -12,11 +13,13 @@ import db.articles
 from db.errors import DomainError
 from db.paging import Key, Slice, Window
 from graph import pagination
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import UserError, user_errors
+from graph.executor import resolve_one
 from graph.ids import to_global_id
+from graph.loaders import load_all
 from graph.node import Node
-from graph.pagination import PageInfo
+from graph.pagination import PageInfo, total_counts
 from graph.users import User
 
 if TYPE_CHECKING:
@@ -52,35 +55,62 @@ class Article(Node):
 
     @strawberry.field(description="Tag names in the order the author gave them.")
     async def tag_list(self, info: Info) -> list[str]:
-        return await info.context.loaders.tags_by_article_id.load(self.row_id)
+        return await resolve_one(tag_lists, self, info.context)
 
     @strawberry.field(
         description="Whether the signed-in viewer favorited this article; false for anonymous requests."
     )
     async def favorited(self, info: Info) -> bool:
-        return await info.context.loaders.favorited_by_article_id.load(self.row_id)
+        return await resolve_one(favorited_flags, self, info.context)
 
     @strawberry.field
     async def favorites_count(self, info: Info) -> int:
-        return await info.context.loaders.favorites_count_by_article_id.load(self.row_id)
+        return await resolve_one(favorites_counts, self, info.context)
 
     @strawberry.field
     async def author(self, info: Info) -> User:
-        row = await info.context.loaders.user_by_id.load(self.author_id)
-        return User.from_row(row)
+        return await resolve_one(authors, self, info.context)
 
     @strawberry.field(description="Comments, oldest first.")
     async def comments(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> CommentConnectionType:
-        from graph.comments import CommentConnection
+        return await resolve_one(comment_pages, self, info.context, first=first, after=after)
 
-        loaders = info.context.loaders
-        window = pagination.window(first, after)
-        page = await loaders.comments_page_by_article_id.load((self.row_id, window))
-        return CommentConnection.from_slice(
-            page, window, lambda: loaders.comments_count_by_article_id.load(self.row_id)
+
+async def tag_lists(articles: Sequence[Article], context: Context) -> list[list[str]]:
+    return await load_all(context.loaders.tags_by_article_id, [a.row_id for a in articles])
+
+
+async def favorited_flags(articles: Sequence[Article], context: Context) -> list[bool]:
+    return await load_all(context.loaders.favorited_by_article_id, [a.row_id for a in articles])
+
+
+async def favorites_counts(articles: Sequence[Article], context: Context) -> list[int]:
+    loader = context.loaders.favorites_count_by_article_id
+    return await load_all(loader, [a.row_id for a in articles])
+
+
+async def authors(writings: Sequence[Any], context: Context) -> list[User]:
+    """The authors of articles or comments (anything with an `author_id`)."""
+    rows = await load_all(context.loaders.user_by_id, [w.author_id for w in writings])
+    return [User.from_row(row) for row in rows]
+
+
+async def comment_pages(
+    articles: Sequence[Article], context: Context, first: int | None = None, after: str | None = None
+) -> list[CommentConnection]:
+    from graph.comments import CommentConnection
+
+    loaders = context.loaders
+    window = pagination.window(first, after)
+    pages = await load_all(loaders.comments_page_by_article_id, [(a.row_id, window) for a in articles])
+    return [
+        CommentConnection.from_slice(
+            page, window, partial(loaders.comments_count_by_article_id.load, article.row_id)
         )
+        for article, page in zip(articles, pages, strict=True)
+    ]
 
 
 @strawberry.type
@@ -97,8 +127,8 @@ class ArticleConnection:
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(description="The number of articles in the whole connection, not just this page.")
-    async def total_count(self) -> int:
-        return await self.count()
+    async def total_count(self, info: Info) -> int:
+        return await resolve_one(total_counts, self, info.context)
 
     @classmethod
     def from_slice(
@@ -167,9 +197,7 @@ class DeletePayload:
 class ArticleQueries:
     @strawberry.field
     async def article(self, info: Info, slug: str) -> Article | None:
-        async with info.context.database.read_session() as session:
-            row = await db.articles.get_by_slug(session, slug)
-        return Article.from_row(row) if row else None
+        return await find_article(info.context, slug=slug)
 
     @strawberry.field(description="All articles, newest first.")
     async def articles(
@@ -181,21 +209,49 @@ class ArticleQueries:
         before: str | None = None,
         filter: ArticleFilter | None = None,
     ) -> ArticleConnection:
-        window = pagination.window(first, after, last, before)
-        narrowing = (
-            db.articles.ArticleFilter(tag=filter.tag, author=filter.author, favorited_by=filter.favorited_by)
-            if filter
-            else db.articles.ArticleFilter()
+        return await find_articles(
+            info.context, first=first, after=after, last=last, before=before, filter=filter
         )
-        database = info.context.database
+
+
+async def find_article(context: Context, *, slug: str) -> Article | None:
+    async with context.database.read_session() as session:
+        row = await db.articles.get_by_slug(session, slug)
+    return Article.from_row(row) if row else None
+
+
+async def find_articles(
+    context: Context,
+    *,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+    filter: ArticleFilter | dict[str, str | None] | None = None,
+) -> ArticleConnection:
+    """The global list; `filter` comes as the input type from Strawberry, as a dict from
+    the level-wise executor."""
+    window = pagination.window(first, after, last, before)
+    narrowing = _narrowing(filter)
+    database = context.database
+    async with database.read_session() as session:
+        page = await db.articles.list_articles(session, narrowing=narrowing, window=window)
+
+    async def total() -> int:
         async with database.read_session() as session:
-            page = await db.articles.list_articles(session, narrowing=narrowing, window=window)
+            return await db.articles.count_articles(session, narrowing=narrowing)
 
-        async def total() -> int:
-            async with database.read_session() as session:
-                return await db.articles.count_articles(session, narrowing=narrowing)
+    return ArticleConnection.from_slice(page, window, total)
 
-        return ArticleConnection.from_slice(page, window, total)
+
+def _narrowing(filter: ArticleFilter | dict[str, str | None] | None) -> db.articles.ArticleFilter:
+    if filter is None:
+        return db.articles.ArticleFilter()
+    if isinstance(filter, dict):
+        return db.articles.ArticleFilter(
+            tag=filter.get("tag"), author=filter.get("author"), favorited_by=filter.get("favoritedBy")
+        )
+    return db.articles.ArticleFilter(tag=filter.tag, author=filter.author, favorited_by=filter.favorited_by)
 
 
 @strawberry.type

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
 from datetime import datetime
 from typing import Any, Self
 
@@ -14,12 +14,14 @@ import db.events
 from db.errors import DomainError, NotFound
 from db.paging import Slice, Window
 from graph import pagination
-from graph.articles import Article, DeletePayload
-from graph.context import Info
+from graph.articles import Article, DeletePayload, authors
+from graph.context import Context, Info
 from graph.errors import BadUserInput, RequestError, UserError, user_errors
+from graph.executor import resolve_one
 from graph.ids import from_global_id, to_global_id
+from graph.loaders import load_all
 from graph.node import Node
-from graph.pagination import PageInfo
+from graph.pagination import PageInfo, total_counts
 from graph.users import User
 
 
@@ -46,13 +48,16 @@ class Comment(Node):
 
     @strawberry.field
     async def author(self, info: Info) -> User:
-        row = await info.context.loaders.user_by_id.load(self.author_id)
-        return User.from_row(row)
+        return await resolve_one(authors, self, info.context)
 
     @strawberry.field
     async def article(self, info: Info) -> Article:
-        row = await info.context.loaders.article_by_id.load(self.article_id)
-        return Article.from_row(row)
+        return await resolve_one(commented_articles, self, info.context)
+
+
+async def commented_articles(comments: Sequence[Comment], context: Context) -> list[Article]:
+    rows = await load_all(context.loaders.article_by_id, [c.article_id for c in comments])
+    return [Article.from_row(row) for row in rows]
 
 
 @strawberry.type
@@ -69,8 +74,8 @@ class CommentConnection:
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field
-    async def total_count(self) -> int:
-        return await self.count()
+    async def total_count(self, info: Info) -> int:
+        return await resolve_one(total_counts, self, info.context)
 
     @classmethod
     def from_slice(cls, page: Slice, window: Window, count: Callable[[], Awaitable[int]]) -> Self:

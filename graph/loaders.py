@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
@@ -112,3 +112,27 @@ class Loaders:
             return [key in found for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
+
+
+async def load_all(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:
+    """`loader.load_many(keys)` without a future per key: cached values are read directly and
+    the missing ones fetched in one batch call, then primed.
+
+    A single key goes through `load`, so that concurrent per-object resolvers still batch.
+    """
+    if len(keys) == 1:
+        return [await loader.load(keys[0])]
+    cached: dict[K, V] = {}
+    missing: dict[K, None] = {}
+    for key in keys:
+        future = loader.cache_map.get(key)
+        if future is not None and future.done() and not future.cancelled():
+            cached[key] = future.result()
+        else:
+            missing[key] = None
+    if missing:
+        found = cast("Sequence[V]", await loader.load_fn(list(missing)))
+        fetched = dict(zip(missing, found, strict=True))
+        loader.prime_many(fetched)
+        cached.update(fetched)
+    return [cached[key] for key in keys]

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from typing import Any, Protocol
 
 import strawberry
 
@@ -74,3 +77,14 @@ def page_info(page: Slice, window: Window, cursors: list[str]) -> PageInfo:
         start_cursor=cursors[0] if cursors else None,
         end_cursor=cursors[-1] if cursors else None,
     )
+
+
+class Counted(Protocol):
+    """A connection: it knows how to count its whole list, only when `totalCount` is asked."""
+
+    count: Callable[[], Awaitable[int]]
+
+
+async def total_counts(connections: Sequence[Counted], context: Any) -> list[int]:
+    """`totalCount` of each connection; nested ones batch through their count loaders."""
+    return list(await asyncio.gather(*(connection.count() for connection in connections)))

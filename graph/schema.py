@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -9,8 +12,10 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext
 
 from db.settings import Settings
+from graph import articles, comments, pagination, tags, users
 from graph.articles import ArticleMutations, ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
+from graph.executor import BatchResolver, LevelwiseExecution, at_root
 from graph.extensions import CodedErrors, RefuseInvalidToken
 from graph.node import NodeQueries
 from graph.tags import TagQueries
@@ -19,6 +24,31 @@ from graph.users import UserMutations, UserQueries
 Query = merge_types("Query", (NodeQueries, UserQueries, ArticleQueries, TagQueries))
 Mutation = merge_types("Mutation", (UserMutations, ArticleMutations, CommentMutations))
 Subscription = merge_types("Subscription", (CommentSubscriptions,))
+
+#: Fields the level-wise executor resolves for a whole level at once; every other field of a
+#: query must be a plain attribute, or the query runs on graphql-core (see graph/executor.py).
+BATCH_RESOLVERS: dict[tuple[str, str], BatchResolver] = {
+    ("Query", "viewer"): at_root(users.find_viewer),
+    ("Query", "user"): at_root(users.find_user),
+    ("Query", "article"): at_root(articles.find_article),
+    ("Query", "articles"): at_root(articles.find_articles),
+    ("Query", "tags"): at_root(tags.find_tags),
+    ("Viewer", "feed"): users.feeds,
+    ("User", "following"): users.following_flags,
+    ("User", "followersCount"): users.followers_counts,
+    ("User", "followingCount"): users.following_counts,
+    ("User", "articles"): users.article_pages,
+    ("User", "favorites"): users.favorite_pages,
+    ("Article", "tagList"): articles.tag_lists,
+    ("Article", "favorited"): articles.favorited_flags,
+    ("Article", "favoritesCount"): articles.favorites_counts,
+    ("Article", "author"): articles.authors,
+    ("Article", "comments"): articles.comment_pages,
+    ("Comment", "author"): articles.authors,
+    ("Comment", "article"): comments.commented_articles,
+    ("ArticleConnection", "totalCount"): pagination.total_counts,
+    ("CommentConnection", "totalCount"): pagination.total_counts,
+}
 
 
 class ConduitSchema(strawberry.Schema):
@@ -29,7 +59,11 @@ class ConduitSchema(strawberry.Schema):
 
 
 def create_schema(settings: Settings) -> strawberry.Schema:
-    extensions: list[type[SchemaExtension]] = [RefuseInvalidToken, CodedErrors]
+    extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        RefuseInvalidToken,
+        CodedErrors,
+        partial(LevelwiseExecution, BATCH_RESOLVERS),
+    ]
     return ConduitSchema(
         query=Query,
         mutation=Mutation,

@@ -6,7 +6,7 @@ import strawberry
 
 import db.tags
 from graph import pagination
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import BadUserInput
 
 
@@ -20,9 +20,13 @@ class Tag:
 class TagQueries:
     @strawberry.field(description="The most used tags, most used first.")
     async def tags(self, info: Info, first: int | None = None) -> list[Tag]:
-        limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
-        if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
-            raise BadUserInput(f"`first` must be between 0 and {pagination.MAX_PAGE_SIZE}, got {limit}")
-        async with info.context.database.read_session() as session:
-            found = await db.tags.list_tags(session, limit=limit)
-        return [Tag(name=tag.name, article_count=tag.article_count) for tag in found]
+        return await find_tags(info.context, first=first)
+
+
+async def find_tags(context: Context, *, first: int | None = None) -> list[Tag]:
+    limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
+        raise BadUserInput(f"`first` must be between 0 and {pagination.MAX_PAGE_SIZE}, got {limit}")
+    async with context.database.read_session() as session:
+        found = await db.tags.list_tags(session, limit=limit)
+    return [Tag(name=tag.name, article_count=tag.article_count) for tag in found]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
@@ -12,9 +14,11 @@ import db.users
 from db.errors import DomainError
 from graph import pagination
 from graph.auth import issue_token
-from graph.context import Info
+from graph.context import Context, Info
 from graph.errors import Unauthenticated, UserError, user_errors
+from graph.executor import resolve_one
 from graph.ids import to_global_id
+from graph.loaders import load_all
 from graph.node import Node
 
 if TYPE_CHECKING:
@@ -50,44 +54,76 @@ class User(Node):
         description="Whether the signed-in viewer follows this user; false for anonymous requests."
     )
     async def following(self, info: Info) -> bool:
-        return await info.context.loaders.following_by_user_id.load(self.row_id)
+        return await resolve_one(following_flags, self, info.context)
 
     @strawberry.field
     async def followers_count(self, info: Info) -> int:
-        return await info.context.loaders.followers_count_by_user_id.load(self.row_id)
+        return await resolve_one(followers_counts, self, info.context)
 
     @strawberry.field
     async def following_count(self, info: Info) -> int:
-        return await info.context.loaders.following_count_by_user_id.load(self.row_id)
+        return await resolve_one(following_counts, self, info.context)
 
     @strawberry.field(description="Articles written by this user, newest first.")
     async def articles(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ArticleConnectionType:
-        from graph.articles import ArticleConnection
-
-        loaders = info.context.loaders
-        window = pagination.window(first, after)
-        page = await loaders.articles_page_by_author_id.load((self.row_id, window))
-        return ArticleConnection.from_slice(
-            page, window, lambda: loaders.articles_count_by_author_id.load(self.row_id)
-        )
+        return await resolve_one(article_pages, self, info.context, first=first, after=after)
 
     @strawberry.field(description="Articles this user favorited, most recently favorited first.")
     async def favorites(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ArticleConnectionType:
-        from graph.articles import ArticleConnection
+        return await resolve_one(favorite_pages, self, info.context, first=first, after=after)
 
-        loaders = info.context.loaders
-        window = pagination.window(first, after)
-        page = await loaders.favorites_page_by_user_id.load((self.row_id, window))
-        return ArticleConnection.from_slice(
+
+async def following_flags(users: Sequence[User], context: Context) -> list[bool]:
+    return await load_all(context.loaders.following_by_user_id, [u.row_id for u in users])
+
+
+async def followers_counts(users: Sequence[User], context: Context) -> list[int]:
+    return await load_all(context.loaders.followers_count_by_user_id, [u.row_id for u in users])
+
+
+async def following_counts(users: Sequence[User], context: Context) -> list[int]:
+    return await load_all(context.loaders.following_count_by_user_id, [u.row_id for u in users])
+
+
+async def article_pages(
+    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+) -> list[ArticleConnection]:
+    """Each user's articles, newest first."""
+    from graph.articles import ArticleConnection
+
+    loaders = context.loaders
+    window = pagination.window(first, after)
+    pages = await load_all(loaders.articles_page_by_author_id, [(u.row_id, window) for u in users])
+    return [
+        ArticleConnection.from_slice(
+            page, window, partial(loaders.articles_count_by_author_id.load, user.row_id)
+        )
+        for user, page in zip(users, pages, strict=True)
+    ]
+
+
+async def favorite_pages(
+    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+) -> list[ArticleConnection]:
+    """Each user's favorites, most recently favorited first."""
+    from graph.articles import ArticleConnection
+
+    loaders = context.loaders
+    window = pagination.window(first, after)
+    pages = await load_all(loaders.favorites_page_by_user_id, [(u.row_id, window) for u in users])
+    return [
+        ArticleConnection.from_slice(
             page,
             window,
-            lambda: loaders.favorites_count_by_user_id.load(self.row_id),
+            partial(loaders.favorites_count_by_user_id.load, user.row_id),
             key=lambda row: (row.favorited_at, row.id),
         )
+        for user, page in zip(users, pages, strict=True)
+    ]
 
 
 @strawberry.type(description="The signed-in user: their profile plus what only they may see.")
@@ -108,18 +144,36 @@ class Viewer:
         last: int | None = None,
         before: str | None = None,
     ) -> ArticleConnectionType:
-        from graph.articles import ArticleConnection
+        return await resolve_one(
+            feeds, self, info.context, first=first, after=after, last=last, before=before
+        )
 
-        window = pagination.window(first, after, last, before)
-        database = info.context.database
+
+async def feeds(
+    viewers: Sequence[Viewer],
+    context: Context,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> list[ArticleConnection]:
+    """The feed of each viewer (there is only ever one per request)."""
+    from graph.articles import ArticleConnection
+
+    window = pagination.window(first, after, last, before)
+    database = context.database
+    connections = []
+    for viewer in viewers:
+        follower_id = viewer.user.row_id
         async with database.read_session() as session:
-            page = await db.articles.list_feed(session, follower_id=self.user.row_id, window=window)
+            page = await db.articles.list_feed(session, follower_id=follower_id, window=window)
 
-        async def total() -> int:
+        async def total(follower_id: int = follower_id) -> int:
             async with database.read_session() as session:
-                return await db.articles.count_feed(session, follower_id=self.user.row_id)
+                return await db.articles.count_feed(session, follower_id=follower_id)
 
-        return ArticleConnection.from_slice(page, window, total)
+        connections.append(ArticleConnection.from_slice(page, window, total))
+    return connections
 
 
 @strawberry.type
@@ -170,19 +224,26 @@ class UpdateViewerInput:
 class UserQueries:
     @strawberry.field(description="The signed-in user; null for anonymous requests.")
     async def viewer(self, info: Info) -> Viewer | None:
-        viewer_id = info.context.viewer_id
-        if viewer_id is None:
-            return None
-        row = await info.context.loaders.user_by_id.load(viewer_id)
-        if row is None:
-            raise Unauthenticated("the token's user no longer exists")
-        return Viewer.from_row(row)
+        return await find_viewer(info.context)
 
     @strawberry.field
     async def user(self, info: Info, username: str) -> User | None:
-        async with info.context.database.read_session() as session:
-            row = await db.users.get_by_username(session, username)
-        return User.from_row(row) if row else None
+        return await find_user(info.context, username=username)
+
+
+async def find_viewer(context: Context) -> Viewer | None:
+    if context.viewer_id is None:
+        return None
+    row = await context.loaders.user_by_id.load(context.viewer_id)
+    if row is None:
+        raise Unauthenticated("the token's user no longer exists")
+    return Viewer.from_row(row)
+
+
+async def find_user(context: Context, *, username: str) -> User | None:
+    async with context.database.read_session() as session:
+        row = await db.users.get_by_username(session, username)
+    return User.from_row(row) if row else None
 
 
 @strawberry.type

@@ -1,0 +1,199 @@
+"""Level-by-level execution of read queries: one step per field of the query, not per object.
+
+graphql-core resolves a query field by field and object by object: for 50 articles with 10
+comments each that is thousands of resolver calls, each wrapped, awaited and scheduled. Here a
+query is walked one level at a time instead: every selected field is resolved for all the
+objects of its level at once through a *batch resolver* (the same DataLoaders the per-object
+resolvers use), so the Python work grows with the size of the query text, not of the result.
+
+Only what this module fully understands runs here: query operations over plain fields and the
+fields in `BATCH_RESOLVERS`. Anything else — mutations, subscriptions, introspection, abstract
+types, @defer, and every error or null in a non-null position — falls back to graphql-core,
+which re-runs the whole operation and reports exactly as the spec says. Reads are side-effect
+free, so running one twice is safe.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+from graphql import (
+    ExecutionResult,
+    GraphQLList,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLOutputType,
+    GraphQLSchema,
+    OperationType,
+    is_leaf_type,
+)
+from graphql.execution import Executor
+from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet, collect_fields
+from graphql.execution.values import get_argument_values
+from strawberry.extensions import SchemaExtension
+
+from graph.context import Context
+
+BatchResolver = Callable[..., Awaitable[Sequence[Any]]]
+"""`(parents, context, **arguments) -> one value per parent`."""
+
+T = TypeVar("T")
+_DEFINITION = "strawberry-definition"
+
+
+class _Fallback(Exception):
+    """This operation is for graphql-core to run."""
+
+
+class LevelwiseExecution(SchemaExtension):
+    """Serve read queries with `execute_levelwise` when it can; graphql-core otherwise."""
+
+    def __init__(self, resolvers: dict[tuple[str, str], BatchResolver]) -> None:
+        self.resolvers = resolvers
+
+    async def on_execute(self) -> AsyncIterator[None]:
+        execution = self.execution_context
+        context = execution.context
+        if (
+            execution.result is None
+            and execution.graphql_document is not None
+            and isinstance(context, Context)
+            and context.services.settings.dataloader_batching
+        ):
+            data = await execute_levelwise(
+                execution.schema._schema,
+                execution.graphql_document,
+                execution.variables,
+                execution.operation_name,
+                context,
+                self.resolvers,
+            )
+            if data is not None:
+                execution.result = ExecutionResult(data=data)
+        yield
+
+
+async def execute_levelwise(
+    schema: GraphQLSchema,
+    document: Any,
+    variables: dict[str, Any] | None,
+    operation_name: str | None,
+    context: Context,
+    resolvers: dict[tuple[str, str], BatchResolver],
+) -> dict[str, Any] | None:
+    """The operation's `data`, or None when graphql-core must run it instead."""
+    executor = Executor.build(schema, document, None, context, variables, operation_name)
+    if isinstance(executor, list) or executor.operation.operation != OperationType.QUERY:
+        return None
+    root = schema.query_type
+    assert root is not None
+    collected = collect_fields(schema, executor.fragments, executor.variable_values, root, executor.operation)
+    if collected.new_defer_usages:
+        return None
+    run = _Run(executor, context, resolvers)
+    try:
+        [data] = await run.objects(root, collected.grouped_field_set, [None])
+    except Exception:  # every failure is graphql-core's to report, with its path
+        return None
+    return data
+
+
+class _Run:
+    """One operation's walk; `objects` and `values` recurse level by level."""
+
+    def __init__(
+        self, executor: Executor[Context], context: Context, resolvers: dict[tuple[str, str], BatchResolver]
+    ) -> None:
+        self.executor = executor
+        self.context = context
+        self.resolvers = resolvers
+
+    async def objects(
+        self, type_: GraphQLObjectType, fields: GroupedFieldSet, parents: list[Any]
+    ) -> list[dict[str, Any]]:
+        """The response maps of `parents`, all of type `type_`, for the selected `fields`."""
+        results = [dict.fromkeys(fields) for _ in parents]
+        pending = []
+        for key, details in fields.items():
+            name = details[0].node.name.value
+            if name == "__typename":
+                for result in results:
+                    result[key] = type_.name
+                continue
+            pending.append(self.field(type_, key, details, parents, results))
+        if len(pending) == 1:
+            await pending[0]
+        elif pending:
+            async with asyncio.TaskGroup() as group:  # a failure cancels the siblings
+                for work in pending:
+                    group.create_task(work)
+        return results
+
+    async def field(
+        self,
+        type_: GraphQLObjectType,
+        key: str,
+        details: FieldDetailsList,
+        parents: list[Any],
+        results: list[dict[str, Any]],
+    ) -> None:
+        node = details[0].node
+        field = type_.fields.get(node.name.value)
+        if field is None or any(d.fragment_variable_values for d in details):
+            raise _Fallback
+        resolver = self.resolvers.get((type_.name, node.name.value))
+        if resolver is not None:
+            arguments = get_argument_values(field, node, self.executor.variable_values)
+            values = list(await resolver(parents, self.context, **arguments))
+        else:
+            definition = field.extensions.get(_DEFINITION)
+            if definition is None or definition.base_resolver is not None:
+                raise _Fallback
+            attribute = definition.python_name
+            values = [getattr(parent, attribute) for parent in parents]
+        completed = await self.values(field.type, details, values)
+        for result, value in zip(results, completed, strict=True):
+            result[key] = value
+
+    async def values(
+        self, type_: GraphQLOutputType, details: FieldDetailsList, values: list[Any]
+    ) -> list[Any]:
+        """Complete `values` of one field for all parents: serialise, recurse into objects."""
+        if isinstance(type_, GraphQLNonNull):
+            if any(value is None for value in values):
+                raise _Fallback
+            type_ = type_.of_type
+        if is_leaf_type(type_):
+            serialize = type_.serialize
+            return [None if value is None else serialize(value) for value in values]
+        if isinstance(type_, GraphQLList):
+            flat = [item for value in values if value is not None for item in value]
+            completed = iter(await self.values(type_.of_type, details, flat))
+            return [None if value is None else [next(completed) for _ in value] for value in values]
+        if not isinstance(type_, GraphQLObjectType):
+            raise _Fallback
+        subfields = self.executor.collect_subfields(type_, details)
+        if subfields.new_defer_usages:
+            raise _Fallback
+        present = [value for value in values if value is not None]
+        maps = iter(await self.objects(type_, subfields.grouped_field_set, present))
+        return [None if value is None else next(maps) for value in values]
+
+
+async def resolve_one(
+    resolver: Callable[..., Awaitable[Sequence[T]]], parent: Any, context: Context, **arguments: Any
+) -> T:
+    """A batch resolver used for one object: how the per-object (graphql-core) resolvers call it."""
+    [value] = await resolver([parent], context, **arguments)
+    return value
+
+
+def at_root(resolve: Callable[..., Awaitable[Any]]) -> BatchResolver:
+    """A root field's resolver `(context, **arguments)` as a batch resolver (its parent is None)."""
+
+    async def batch(parents: Sequence[Any], context: Context, **arguments: Any) -> list[Any]:
+        return [await resolve(context, **arguments)]
+
+    return batch
