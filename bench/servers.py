@@ -1,0 +1,203 @@
+"""The three servers under test, and starting/stopping one as a process pinned to one core.
+
+Each server runs in its own process group, so stopping it also stops anything it spawned
+(PostGraphile's node binary is a wrapper); only the group we started is ever signalled.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from bench.config import PEER_DIR, PROJECT_ROOT, SECRET_KEY, BenchConfig
+
+READY_TIMEOUT_SECONDS = 90.0
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+
+
+@dataclass(frozen=True, slots=True)
+class Server:
+    """How to start one server: its command, environment and port."""
+
+    name: str
+    description: str
+    command: tuple[str, ...]
+    port: int
+    cwd: Path
+    env: dict[str, str] = field(default_factory=dict)
+    is_ours: bool = True
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/graphql"
+
+    def shell_command(self, cpu: str) -> str:
+        """The command as a person would type it, for RESULTS.md."""
+        env = " ".join(f"{k}={v}" for k, v in self.env.items() if k != "SECRET_KEY")
+        secret = " SECRET_KEY=…" if "SECRET_KEY" in self.env else ""
+        return f"(cd {self.cwd.name}; {env}{secret} taskset -c {cpu} {' '.join(self.command)})"
+
+
+def ours(config: BenchConfig, *, batching: bool = True, port: int = 8101) -> Server:
+    """Our app under uvicorn: one worker, uvloop, httptools, no access log, production settings."""
+    return Server(
+        name="ours" if batching else "ours-n+1",
+        description="Conduit GraphQL" + ("" if batching else " with DataLoader batching off (N+1)"),
+        command=(
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "graph.app:create_app",
+            "--factory",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--no-access-log",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+            "--log-level",
+            "warning",
+        ),
+        port=port,
+        cwd=PROJECT_ROOT,
+        env={
+            "DATABASE_URL": config.sqlalchemy_url,
+            "ENVIRONMENT": "production",
+            "LOG_LEVEL": "WARNING",
+            "DATALOADER_BATCHING": "true" if batching else "false",
+            "SECRET_KEY": SECRET_KEY,
+        },
+    )
+
+
+def postgraphile(config: BenchConfig, port: int = 8103) -> Server:
+    """PostGraphile 5 with the shared production-like preset, on Node 22 from node_modules."""
+    return Server(
+        name="postgraphile",
+        description="PostGraphile 5 (Amber preset, pool of 10)",
+        command=(
+            "node_modules/node/bin/node",
+            "node_modules/postgraphile/dist/cli-run.js",
+            "-C",
+            "graphile.config.mjs",
+        ),
+        port=port,
+        cwd=PEER_DIR,
+        env={
+            "GRAPHILE_ENV": "production",
+            "NODE_ENV": "production",
+            "DATABASE_URL": config.dsn(),
+            "PORT": str(port),
+        },
+        is_ours=False,
+    )
+
+
+def all_servers(config: BenchConfig) -> list[Server]:
+    return [ours(config), postgraphile(config), ours(config, batching=False, port=8102)]
+
+
+def post(
+    client: httpx.Client,
+    url: str,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """One GraphQL request; raises on HTTP errors or GraphQL errors, which the benchmark never expects."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    response = client.post(url, json={"query": query, "variables": variables or {}}, headers=headers)
+    response.raise_for_status()
+    answer: dict[str, Any] = response.json()
+    if answer.get("errors"):
+        raise RuntimeError(f"{url} answered with errors: {answer['errors']}")
+    return answer["data"]  # type: ignore[no-any-return]
+
+
+def _wait_ready(server: Server, process: subprocess.Popen[bytes], log: Path) -> None:
+    """Poll `{ __typename }` until it answers: that is when the schema and the pool are up."""
+    deadline = time.monotonic() + READY_TIMEOUT_SECONDS
+    with httpx.Client(timeout=5.0) as client:
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                raise RuntimeError(f"{server.name} exited with {process.returncode}; see {log}")
+            try:
+                post(client, server.url, "{ __typename }")
+                return
+            except (httpx.HTTPError, RuntimeError):
+                time.sleep(0.25)
+    raise RuntimeError(f"{server.name} was not ready after {READY_TIMEOUT_SECONDS}s; see {log}")
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to the group we started, then SIGKILL if it lingers."""
+    if process.poll() is not None:
+        return
+    try:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+    except ProcessLookupError:
+        pass
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time the process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(pid: int, timeout: float = 60.0) -> None:
+    """Wait until the server stops burning CPU on requests wrk gave up on.
+
+    wrk stops at its deadline but the server still works through what it had accepted; without
+    this, that backlog would be billed to the next operation measured.
+    """
+    deadline = time.monotonic() + timeout
+    previous = cpu_seconds(pid)
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        current = cpu_seconds(pid)
+        if current - previous < 0.01:
+            return
+        previous = current
+
+
+@contextmanager
+def running(server: Server, cpu: str | None = "0") -> Iterator[int]:
+    """The server started (pinned to `cpu` when given) and ready; stopped when the block ends.
+
+    Yields the process id, for `wait_idle`.
+    """
+    RESULTS_DIR.mkdir(exist_ok=True)
+    log = RESULTS_DIR / f"{server.name}.log"
+    command = (*(("taskset", "-c", cpu) if cpu else ()), *server.command)
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            command,
+            cwd=server.cwd,
+            env={**os.environ, **server.env},
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        _wait_ready(server, process, log)
+        yield process.pid
+    finally:
+        _stop(process)
