@@ -56,16 +56,23 @@ class Database:
 
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
+    readers: async_sessionmaker[AsyncSession]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_engine(settings)
-        return cls(engine, async_sessionmaker(engine, expire_on_commit=False, autoflush=False))
+        # Reads run in autocommit: one statement needs no BEGIN and ROLLBACK round trips.
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return cls(
+            engine,
+            async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
+            async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False),
+        )
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
         """A short-lived session for one batch of reads; never shared between coroutines."""
-        async with self.sessions() as session:
+        async with self.readers() as session:
             yield session
 
     @asynccontextmanager
