@@ -42,7 +42,6 @@ class Article(Node):
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
-            id=strawberry.ID(to_global_id("Article", row.id)),
             row_id=row.id,
             author_id=row.author_id,
             slug=row.slug,
@@ -121,10 +120,19 @@ class ArticleEdge:
 
 @strawberry.type
 class ArticleConnection:
-    edges: list[ArticleEdge]
     nodes: list[Article]
     page_info: PageInfo
+    rows: strawberry.Private[list[Any]]
+    key: strawberry.Private[Callable[[Any], Key]]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    def edges(self) -> list[ArticleEdge]:
+        """Built only when asked for: cursors cost an encoding per row."""
+        return [
+            ArticleEdge(cursor=pagination.encode_cursor(self.key(row)), node=node)
+            for row, node in zip(self.rows, self.nodes, strict=True)
+        ]
 
     @strawberry.field(description="The number of articles in the whole connection, not just this page.")
     async def total_count(self, info: Info) -> int:
@@ -136,14 +144,13 @@ class ArticleConnection:
         page: Slice,
         window: Window,
         count: Callable[[], Awaitable[int]],
-        key: Callable[[Any], Key] = lambda row: (row.created_at, row.id),
+        key: Callable[[Any], Key] = pagination.newest_key,
     ) -> Self:
-        nodes = [Article.from_row(row) for row in page.rows]
-        cursors = [pagination.encode_cursor(key(row)) for row in page.rows]
         return cls(
-            edges=[ArticleEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
-            nodes=nodes,
-            page_info=pagination.page_info(page, window, cursors),
+            nodes=[Article.from_row(row) for row in page.rows],
+            page_info=pagination.page_info(page, window, key),
+            rows=page.rows,
+            key=key,
             count=count,
         )
 

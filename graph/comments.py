@@ -18,7 +18,7 @@ from graph.articles import Article, DeletePayload, authors
 from graph.context import Context, Info
 from graph.errors import BadUserInput, RequestError, UserError, user_errors
 from graph.executor import resolve_one
-from graph.ids import from_global_id, to_global_id
+from graph.ids import from_global_id
 from graph.loaders import load_all
 from graph.node import Node
 from graph.pagination import PageInfo, total_counts
@@ -37,7 +37,6 @@ class Comment(Node):
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
-            id=strawberry.ID(to_global_id("Comment", row.id)),
             row_id=row.id,
             author_id=row.author_id,
             article_id=row.article_id,
@@ -68,10 +67,18 @@ class CommentEdge:
 
 @strawberry.type
 class CommentConnection:
-    edges: list[CommentEdge]
     nodes: list[Comment]
     page_info: PageInfo
+    rows: strawberry.Private[list[Any]]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    def edges(self) -> list[CommentEdge]:
+        """Built only when asked for: cursors cost an encoding per row."""
+        return [
+            CommentEdge(cursor=pagination.encode_cursor(pagination.newest_key(row)), node=node)
+            for row, node in zip(self.rows, self.nodes, strict=True)
+        ]
 
     @strawberry.field
     async def total_count(self, info: Info) -> int:
@@ -79,12 +86,10 @@ class CommentConnection:
 
     @classmethod
     def from_slice(cls, page: Slice, window: Window, count: Callable[[], Awaitable[int]]) -> Self:
-        nodes = [Comment.from_row(row) for row in page.rows]
-        cursors = [pagination.encode_cursor((row.created_at, row.id)) for row in page.rows]
         return cls(
-            edges=[CommentEdge(cursor=c, node=n) for c, n in zip(cursors, nodes, strict=True)],
-            nodes=nodes,
-            page_info=pagination.page_info(page, window, cursors),
+            nodes=[Comment.from_row(row) for row in page.rows],
+            page_info=pagination.page_info(page, window, pagination.newest_key),
+            rows=page.rows,
             count=count,
         )
 

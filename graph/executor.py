@@ -16,11 +16,13 @@ free, so running one twice is safe.
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from graphql import (
     ExecutionResult,
+    GraphQLField,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
@@ -148,11 +150,7 @@ class _Run:
             arguments = get_argument_values(field, node, self.executor.variable_values)
             values = list(await resolver(parents, self.context, **arguments))
         else:
-            definition = field.extensions.get(_DEFINITION)
-            if definition is None or definition.base_resolver is not None:
-                raise _Fallback
-            attribute = definition.python_name
-            values = [getattr(parent, attribute) for parent in parents]
+            values = _read(field, parents)
         completed = await self.values(field.type, details, values)
         for result, value in zip(results, completed, strict=True):
             result[key] = value
@@ -180,6 +178,22 @@ class _Run:
         present = [value for value in values if value is not None]
         maps = iter(await self.objects(type_, subfields.grouped_field_set, present))
         return [None if value is None else next(maps) for value in values]
+
+
+def _read(field: GraphQLField, parents: list[Any]) -> list[Any]:
+    """A field without batch resolver: a plain attribute, or a synchronous resolver that needs
+    nothing but its object (like `id`)."""
+    definition = field.extensions.get(_DEFINITION)
+    if definition is None:
+        raise _Fallback
+    resolver = definition.base_resolver
+    if resolver is None:
+        attribute = definition.python_name
+        return [getattr(parent, attribute) for parent in parents]
+    function = resolver.wrapped_func
+    if resolver.arguments or resolver.info_parameter or inspect.iscoroutinefunction(function):
+        raise _Fallback
+    return [function(parent) for parent in parents]
 
 
 async def resolve_one(

@@ -7,12 +7,17 @@ import asyncio
 import strawberry
 
 from graph.context import Info
-from graph.ids import from_global_id
+from graph.ids import from_global_id, to_global_id
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID.")
 class Node:
-    id: strawberry.ID
+    row_id: strawberry.Private[int]
+
+    @strawberry.field
+    def id(self) -> strawberry.ID:
+        """Computed only when asked for: base64 of "TypeName:primaryKey"."""
+        return strawberry.ID(to_global_id(type(self).__name__, self.row_id))
 
 
 async def resolve_node(info: Info, global_id: str) -> Node | None:

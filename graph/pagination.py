@@ -63,7 +63,12 @@ def window(
     )
 
 
-def page_info(page: Slice, window: Window, cursors: list[str]) -> PageInfo:
+def newest_key(row: Any) -> Key:
+    """The keyset position of a row of a list ordered by (created_at, id)."""
+    return (row.created_at, row.id)
+
+
+def page_info(page: Slice, window: Window, key: Callable[[Any], Key]) -> PageInfo:
     """PageInfo of a slice; the side the window did not read from is known from its cursors."""
     if window.backward:
         more_before = page.has_more or window.after is not None
@@ -71,11 +76,12 @@ def page_info(page: Slice, window: Window, cursors: list[str]) -> PageInfo:
     else:
         more_before = window.after is not None
         more_after = page.has_more or window.before is not None
+    rows = page.rows
     return PageInfo(
         has_next_page=more_after,
         has_previous_page=more_before,
-        start_cursor=cursors[0] if cursors else None,
-        end_cursor=cursors[-1] if cursors else None,
+        start_cursor=encode_cursor(key(rows[0])) if rows else None,
+        end_cursor=encode_cursor(key(rows[-1])) if rows else None,
     )
 
 

@@ -17,7 +17,6 @@ from graph.auth import issue_token
 from graph.context import Context, Info
 from graph.errors import Unauthenticated, UserError, user_errors
 from graph.executor import resolve_one
-from graph.ids import to_global_id
 from graph.loaders import load_all
 from graph.node import Node
 
@@ -42,7 +41,6 @@ class User(Node):
     @classmethod
     def from_row(cls, row: Any) -> Self:
         return cls(
-            id=strawberry.ID(to_global_id("User", row.id)),
             row_id=row.id,
             username=row.username,
             bio=row.bio,
