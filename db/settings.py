@@ -33,6 +33,14 @@ class Settings(BaseSettings):
     graphiql: bool | None = None
     introspection: bool | None = None
 
+    # Operation limits (graph/limits.py), checked before anything executes.
+    max_query_depth: int = Field(default=15, ge=1)
+    max_query_aliases: int = Field(default=30, ge=0)
+    max_query_tokens: int = Field(default=2000, ge=1)
+    # Estimated rows: the product of page sizes along each path, summed over every list.
+    max_query_cost: int = Field(default=10_000, ge=1)
+    max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+
     # Off only for the benchmark's N+1 baseline: every load then runs its own statement.
     dataloader_batching: bool = True
 

@@ -14,7 +14,6 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
-from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -25,14 +24,15 @@ from db.settings import Settings
 from graph.auth import InvalidToken, viewer_id_from_header
 from graph.context import Context, Services
 from graph.graphiql import GRAPHIQL_STATIC, graphiql_html
+from graph.http import GraphQLOverHTTP
 from graph.schema import create_schema
 
 log = logging.getLogger("conduit")
 NO_ACK_PAYLOAD: UnsetType = UNSET
 
 
-class GraphQLApp(GraphQL[Context, None]):
-    """Strawberry's ASGI app, with our context and orjson encoding."""
+class GraphQLApp(GraphQLOverHTTP[Context, None]):
+    """Strawberry's ASGI app (as the GraphQL-over-HTTP spec wants it), our context, orjson."""
 
     def __init__(self, app: FastAPI, settings: Settings) -> None:
         super().__init__(
@@ -43,6 +43,7 @@ class GraphQLApp(GraphQL[Context, None]):
             allowed_origins=settings.ws_allowed_origins,
         )
         self._app = app
+        self.max_request_bytes = settings.max_request_bytes
 
     @property
     def graphql_ide_html(self) -> str:

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import logging
+import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from contextlib import suppress
+from functools import lru_cache
+from typing import Any
 
-from graphql import ExecutionResult, GraphQLError
+from graphql import DocumentNode, ExecutionResult, GraphQLError, parse
 from strawberry.extensions import SchemaExtension
 
 from graph.context import Context
@@ -27,11 +31,32 @@ class RefuseInvalidToken(SchemaExtension):
         yield
 
 
+@lru_cache(maxsize=256)
+def _parse(query: str, **options: Any) -> DocumentNode:
+    return parse(query, **options)
+
+
+class CachedParser(SchemaExtension):
+    """Parse each distinct document once (with the same parse options, e.g. `max_tokens`).
+
+    Unlike strawberry's `ParserCache`, a document that fails to parse is left to the normal
+    parsing step, so its error is reported and coded like any parse error.
+    """
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        if context.query and context.graphql_document is None:
+            with suppress(GraphQLError):
+                context.graphql_document = _parse(context.query, **context.parse_options)
+        yield
+
+
 class CodedErrors(SchemaExtension):
     """Give every error an `extensions.code`; replace unexpected ones by a masked error.
 
     A masked error carries an `errorId` that the log repeats next to the traceback, so an
-    operator can find what a client reports without the client seeing internals.
+    operator can find what a client reports without the client seeing internals. Messages
+    never suggest names ("Did you mean …?"): that would map a hidden schema for anyone.
     """
 
     def on_parse(self) -> Iterator[None]:
@@ -42,19 +67,38 @@ class CodedErrors(SchemaExtension):
         yield
         _code(self.execution_context.pre_execution_errors, "GRAPHQL_VALIDATION_FAILED")
 
+    def on_execute(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if isinstance(result, ExecutionResult) and result.data is None and result.errors:
+            # Errors outside any field: the variables could not be coerced.
+            _code([error for error in result.errors if error.path is None], "BAD_USER_INPUT")
+
     def on_operation(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if result is None or not result.errors:
             return
-        result.errors = [_safe(error) for error in result.errors]
+        result.errors = mask_unexpected(result.errors)
 
 
-def _code(errors: list[GraphQLError] | None, code: str) -> None:
+def mask_unexpected(errors: Sequence[GraphQLError]) -> list[GraphQLError]:
+    """The errors a client may see: coded, unexpected ones masked (and logged), no suggestions.
+
+    Idempotent, so a result that went through `CodedErrors` can safely go through again.
+    """
+    return [_safe(error) for error in errors]
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def _code(errors: Sequence[GraphQLError] | None, code: str) -> None:
     for error in errors or ():
         if error.extensions is None:
             error.extensions = {}
         error.extensions.setdefault("code", code)
+        error.message = _SUGGESTION.sub("", error.message)
 
 
 def _safe(error: GraphQLError) -> GraphQLError:

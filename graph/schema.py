@@ -4,19 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import SchemaExtension
+from strawberry.extensions import SchemaExtension, ValidationCache
 from strawberry.tools import merge_types
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
 
 from db.settings import Settings
 from graph import articles, comments, pagination, tags, users
 from graph.articles import ArticleMutations, ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
 from graph.executor import BatchResolver, LevelwiseExecution, at_root
-from graph.extensions import CodedErrors, RefuseInvalidToken
+from graph.extensions import CachedParser, CodedErrors, RefuseInvalidToken, mask_unexpected
+from graph.limits import limit_extensions
 from graph.node import NodeQueries
 from graph.tags import TagQueries
 from graph.users import UserMutations, UserQueries
@@ -57,9 +59,24 @@ class ConduitSchema(strawberry.Schema):
     ) -> None:
         """Logging happens in `CodedErrors`, which knows which errors are unexpected."""
 
+    async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
+        """Also masks what escaped the extensions (e.g. an exception inside a validation rule)."""
+        result = await super().execute(*args, **kwargs)
+        if result.errors:
+            result.errors = mask_unexpected(result.errors)
+        return result
+
 
 def create_schema(settings: Settings) -> strawberry.Schema:
+    """The schema with its extensions; their order is the order of their hooks' first halves.
+
+    The limits set the parse options before parsing and add their validation rules before
+    validation; the validation cache keys on those rules, so it never skips them.
+    """
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
+        *limit_extensions(settings),
+        CachedParser,
+        ValidationCache,
         RefuseInvalidToken,
         CodedErrors,
         partial(LevelwiseExecution, BATCH_RESOLVERS),

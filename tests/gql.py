@@ -19,13 +19,21 @@ async def gql(
     variables: dict[str, Any] | None = None,
     token: str | None = None,
 ) -> dict[str, Any]:
-    """The whole JSON response; a non-200 status fails the test."""
+    """The whole JSON response but its cost estimate; a non-200 status fails the test.
+
+    Every response reports `extensions.cost` (tests/test_limits.py checks it); it is left
+    out here so that tests can compare the rest of a response whole.
+    """
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     response = await client.post(
         "/graphql", json={"query": query, "variables": variables or {}}, headers=headers
     )
     assert response.status_code == 200, response.text
     body: dict[str, Any] = response.json()
+    extensions = body.get("extensions", {})
+    extensions.pop("cost", None)
+    if not extensions:
+        body.pop("extensions", None)
     return body
 
 

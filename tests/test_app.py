@@ -19,7 +19,10 @@ from tests.proxy import Proxy
 async def test_typename_answers_query(client: httpx.AsyncClient) -> None:
     response = await client.post("/graphql", json={"query": "{ __typename }"})
     assert response.status_code == 200
-    assert response.json() == {"data": {"__typename": "Query"}}
+    assert response.json() == {
+        "data": {"__typename": "Query"},
+        "extensions": {"cost": {"requested": 0, "limit": 10_000}},
+    }
 
 
 async def test_browser_get_shows_graphiql(client: httpx.AsyncClient) -> None:

@@ -1,0 +1,184 @@
+"""GraphQL over HTTP: media types, status codes, request size, and errors as JSON.
+
+Strawberry's ASGI view serves GraphQL; this subclass adds what the GraphQL-over-HTTP spec
+asks of a server and what production needs:
+
+- `application/graphql-response+json` when the client accepts it (it wins ties with
+  `application/json`). In that media type a request that never reached execution — it
+  did not parse, validate, or its variables did not coerce — is 400 with no `data` entry
+  (401 when the token was refused). With `application/json` those stay 200, as clients
+  written before the spec expect.
+- Bodies and query strings over `max_request_bytes` are refused with 413 before they are
+  read whole.
+- Every refusal at the HTTP level is a JSON GraphQL response with `errors[].extensions.code`,
+  and anything unexpected is a masked 500 whose `errorId` the log repeats with the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any, Generic
+
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Message, Receive, Scope, Send
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
+from strawberry.http.parse_content_type import parse_content_type
+from strawberry.http.typevars import Context, RootValue
+
+log = logging.getLogger("conduit.errors")
+
+JSON = "application/json"
+GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
+
+_CODES = {
+    400: "BAD_REQUEST",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "PAYLOAD_TOO_LARGE",
+    415: "UNSUPPORTED_MEDIA_TYPE",
+    500: "INTERNAL_SERVER_ERROR",
+}
+
+
+class PayloadTooLarge(Exception):
+    """The request carries more bytes than the server reads."""
+
+
+class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
+    """Strawberry's ASGI view, following the GraphQL-over-HTTP spec (see the module's doc)."""
+
+    max_request_bytes: int = 1024 * 1024
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive=self._bounded(receive))
+        media_type = negotiate(request.headers.get("accept"))
+        try:
+            self._check_declared_size(request)
+            response = await self.run(request)
+        except PayloadTooLarge:
+            response = self.error_response(
+                413, f"The request is larger than {self.max_request_bytes} bytes.", media_type
+            )
+        except HTTPException as error:
+            response = self.error_response(error.status_code, error.reason, media_type)
+        except Exception:
+            error_id = uuid.uuid4().hex
+            log.exception("unexpected error %s", error_id)
+            response = self.error_response(500, "Internal server error", media_type, error_id=error_id)
+        await response(scope, receive, send)
+
+    def _bounded(self, receive: Receive) -> Receive:
+        """`receive`, raising `PayloadTooLarge` once the body grows past the limit."""
+        received = 0
+
+        async def bounded() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_request_bytes:
+                    raise PayloadTooLarge
+            return message
+
+        return bounded
+
+    def _check_declared_size(self, request: Request) -> None:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_request_bytes:
+            raise PayloadTooLarge
+        if len(request.scope.get("query_string", b"")) > self.max_request_bytes:
+            raise PayloadTooLarge
+
+    def error_response(
+        self, status: int, message: str, media_type: str, *, error_id: str | None = None
+    ) -> Response:
+        extensions: dict[str, str] = {"code": _CODES.get(status, "BAD_REQUEST")}
+        if error_id is not None:
+            extensions["errorId"] = error_id
+        body = {"errors": [{"message": message, "extensions": extensions}]}
+        headers = {"Allow": "GET, POST"} if status == 405 else None
+        return Response(self.encode_json(body), status_code=status, media_type=media_type, headers=headers)
+
+    async def parse_http_body(
+        self, request: AsyncHTTPRequestAdapter
+    ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        if request.method == "POST":
+            content_type, _ = parse_content_type(request.content_type or "")
+            if content_type != JSON:
+                raise HTTPException(415, f"Send the operation as {JSON}.")
+        data = await super().parse_http_body(request)
+        for item in data if isinstance(data, list) else [data]:
+            if not isinstance(item.operation_name, str | None):
+                raise HTTPException(
+                    400, "The GraphQL operation's `operationName` must be a string or null, if provided."
+                )
+        return data
+
+    async def get_sub_response(self, request: Request | Any) -> Response:
+        sub_response = await super().get_sub_response(request)
+        sub_response.media_type = negotiate(request.headers.get("accept"))
+        return sub_response
+
+    def create_response(
+        self,
+        response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse],
+        sub_response: Response,
+    ) -> Response:
+        media_type = sub_response.media_type or JSON
+        status = sub_response.status_code or 200
+        if media_type == GRAPHQL_RESPONSE_JSON and not isinstance(response_data, list):
+            request_error = request_error_status(response_data)
+            if request_error is not None:
+                status = request_error
+                response_data = {key: value for key, value in response_data.items() if key != "data"}  # type: ignore[assignment]
+        response = Response(self.encode_json(response_data), status_code=status, media_type=media_type)
+        response.headers.raw.extend(sub_response.headers.raw)
+        response.background = sub_response.background
+        return response
+
+
+def negotiate(accept: str | None) -> str:
+    """The response media type for an Accept header: the spec's own when preferred or tied."""
+    best, best_quality = JSON, -1.0
+    for part in (accept or "").split(","):
+        media_range, *parameters = (piece.strip() for piece in part.split(";"))
+        quality = 1.0
+        for parameter in parameters:
+            name, _, value = parameter.partition("=")
+            if name.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        media_range = media_range.lower()
+        if media_range == GRAPHQL_RESPONSE_JSON and quality > 0 and quality >= best_quality:
+            best, best_quality = GRAPHQL_RESPONSE_JSON, quality
+        elif media_range in (JSON, "application/*", "*/*") and quality > best_quality:
+            best, best_quality = JSON, quality
+    return best
+
+
+def request_error_status(response: GraphQLHTTPResponse) -> int | None:
+    """The status of a response that never reached execution, None when it executed.
+
+    Such a response has no data and only errors outside any field (parse, validation,
+    variable coercion, a limit, a refused token).
+    """
+    errors = response.get("errors") or []
+    if response.get("data") is not None or not errors:
+        return None
+    if any(isinstance(error, dict) and "path" in error for error in errors):
+        return None
+    codes = {error.get("extensions", {}).get("code") for error in errors if isinstance(error, dict)}
+    if "INTERNAL_SERVER_ERROR" in codes:
+        return 500
+    if "UNAUTHENTICATED" in codes:
+        return 401
+    return 400
