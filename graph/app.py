@@ -26,6 +26,7 @@ from graph.context import Context, Services
 from graph.graphiql import GRAPHIQL_STATIC, graphiql_html
 from graph.http import GraphQLOverHTTP
 from graph.schema import create_schema
+from graph.subscriptions import TextFrameWebSocket
 
 log = logging.getLogger("conduit")
 NO_ACK_PAYLOAD: UnsetType = UNSET
@@ -44,6 +45,8 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         )
         self._app = app
         self.max_request_bytes = settings.max_request_bytes
+
+    websocket_adapter_class = TextFrameWebSocket  # type: ignore[assignment]
 
     @property
     def graphql_ide_html(self) -> str:

@@ -29,7 +29,8 @@ _PAGE = """<!doctype html>
       const url = window.location.href.split(/[?#]/)[0];
       const subscriptionUrl = url.replace(/^http/, "ws");
       const fetcher = GraphiQL.createFetcher({ url, subscriptionUrl });
-      const initialQuery = new URLSearchParams(window.location.search).get("query") ?? undefined;
+      // A query to open with, as /graphql#query=… (a fragment: ?query= would run it on the server).
+      const initialQuery = new URLSearchParams(window.location.hash.slice(1)).get("query") ?? undefined;
       ReactDOM.createRoot(document.getElementById("graphiql")).render(
         React.createElement(GraphiQL, {
           fetcher,

@@ -82,7 +82,9 @@ class TransportWs:
         await self.socket.send(json.dumps(message))
 
     async def receive(self, seconds: float = 5) -> dict[str, Any]:
-        message: dict[str, Any] = json.loads(await asyncio.wait_for(self.socket.recv(), seconds))
+        frame = await asyncio.wait_for(self.socket.recv(), seconds)
+        assert isinstance(frame, str), "both protocols send text frames; browsers choke on binary"
+        message: dict[str, Any] = json.loads(frame)
         return message
 
     async def init(self, payload: dict[str, Any] | None = None) -> None:
