@@ -9,7 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from slugify import slugify
-from sqlalchemy import Executable, delete, func, insert, select
+from sqlalchemy import Executable, delete, false, func, insert, select
 from sqlalchemy import update as update_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +45,10 @@ async def articles_by_id(session: AsyncSession, article_ids: Sequence[int]) -> d
 
 
 def _filtered(stmt: Query, narrowing: ArticleFilter) -> Query:
+    given = (narrowing.tag, narrowing.author, narrowing.favorited_by)
+    if any(value is not None and "\x00" in value for value in given):
+        # No name holds a NUL, and PostgreSQL refuses to even compare one.
+        return stmt.where(false())
     if narrowing.tag is not None:
         stmt = stmt.where(Article.id.in_(tags.article_ids_with_tag(narrowing.tag)))
     if narrowing.author is not None:
@@ -104,7 +108,7 @@ async def counts_by_author_id(session: AsyncSession, author_ids: Sequence[int]) 
         .where(Article.author_id.in_(author_ids))
         .group_by(Article.author_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def favorites_pages_by_user_id(
@@ -129,7 +133,7 @@ async def favorites_counts_by_user_id(session: AsyncSession, user_ids: Sequence[
         .where(Favorite.user_id.in_(user_ids))
         .group_by(Favorite.user_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def favorite_counts(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:
@@ -139,7 +143,7 @@ async def favorite_counts(session: AsyncSession, article_ids: Sequence[int]) -> 
         .where(Favorite.article_id.in_(article_ids))
         .group_by(Favorite.article_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def favorited_ids(session: AsyncSession, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
@@ -221,7 +225,7 @@ async def update(
     return await _save_with_unique_slug(
         session,
         changes["title"],
-        lambda slug: statement.values(changes, slug=slug),
+        lambda slug: statement.values({**changes, "slug": slug}),
         except_id=article.id,
     )
 

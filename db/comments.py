@@ -41,7 +41,7 @@ async def counts_by_article_id(session: AsyncSession, article_ids: Sequence[int]
         .where(Comment.article_id.in_(article_ids))
         .group_by(Comment.article_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def create(session: AsyncSession, *, author_id: int, article_slug: str, body: str) -> Comment:

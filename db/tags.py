@@ -34,7 +34,7 @@ async def names_by_article_id(session: AsyncSession, article_ids: Sequence[int])
         .order_by(ArticleTag.article_id, ArticleTag.position)
     )
     names: dict[int, list[str]] = defaultdict(list)
-    for article_id, name in rows.tuples():
+    for article_id, name in rows:
         names[article_id].append(name)
     return names
 
@@ -45,7 +45,7 @@ async def replace(session: AsyncSession, *, article_id: int, names: list[str]) -
     if not names:
         return
     await insert_ignoring_duplicates(session, Tag, [{"name": name} for name in names])
-    ids = dict((await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))).tuples().all())
+    ids = dict((await session.execute(select(Tag.name, Tag.id).where(Tag.name.in_(names)))).all())
     await session.execute(
         insert(ArticleTag),
         [
@@ -65,4 +65,4 @@ async def list_tags(session: AsyncSession, *, limit: int) -> list[TagCount]:
         .order_by(count.desc(), Tag.id)
         .limit(limit)
     )
-    return [TagCount(name, article_count) for name, article_count in rows.tuples()]
+    return [TagCount(name, article_count) for name, article_count in rows]

@@ -23,10 +23,14 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
 
 
 async def get_by_username(session: AsyncSession, username: str) -> User | None:
+    if "\x00" in username:  # no username holds one, and PostgreSQL refuses to compare it
+        return None
     return await session.scalar(select(User).where(User.username_key == rules.key(username)))
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
+    if "\x00" in email:
+        return None
     return await session.scalar(select(User).where(User.email_key == rules.key(email.strip())))
 
 
@@ -184,7 +188,7 @@ async def follower_counts(session: AsyncSession, user_ids: Sequence[int]) -> dic
         .where(Follow.followee_id.in_(user_ids))
         .group_by(Follow.followee_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())
 
 
 async def following_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
@@ -194,4 +198,4 @@ async def following_counts(session: AsyncSession, user_ids: Sequence[int]) -> di
         .where(Follow.follower_id.in_(user_ids))
         .group_by(Follow.follower_id)
     )
-    return dict(rows.tuples().all())
+    return dict(rows.all())

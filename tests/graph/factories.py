@@ -11,9 +11,24 @@ from sqlalchemy import func, select, text
 import db.articles
 from db.engine import Database
 from db.models import User
-from tests.gql import gql
+from tests import gql as client_gql
 
 ERRORS = "errors { field message code }"
+
+
+async def gql(
+    client: httpx.AsyncClient,
+    query: str,
+    variables: dict[str, Any] | None = None,
+    token: str | None = None,
+) -> dict[str, Any]:
+    """The response without its top-level `extensions` (cost reports), so tests compare the rest whole."""
+    return without_extensions(await client_gql.gql(client, query, variables, token))
+
+
+def without_extensions(body: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in body.items() if key != "extensions"}
+
 
 ARTICLE_FIELDS = """
 fragment ArticleFields on Article {
