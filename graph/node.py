@@ -22,11 +22,14 @@ class Node:
 
 async def resolve_node(info: Info, global_id: str) -> Node | None:
     """The object a global ID names, through the loader of its type; None if there is none."""
+    return await _load_node(info, from_global_id(global_id))
+
+
+async def _load_node(info: Info, decoded: tuple[str, int] | None) -> Node | None:
     from graph.articles import Article
     from graph.comments import Comment
     from graph.users import User
 
-    decoded = from_global_id(global_id)
     if decoded is None:
         return None
     type_name, pk = decoded
@@ -53,4 +56,6 @@ class NodeQueries:
         description="Fetches objects by global ID, in the same order; null for the missing ones."
     )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        return list(await asyncio.gather(*(resolve_node(info, i) for i in ids)))
+        # Every ID is decoded before any load starts: a bad one must not leave loads running.
+        decoded = [from_global_id(i) for i in ids]
+        return list(await asyncio.gather(*(_load_node(info, d) for d in decoded)))
