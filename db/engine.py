@@ -7,7 +7,7 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -27,6 +27,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             settings.database_url, connect_args={"timeout": settings.db_pool_timeout_seconds}
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
     connect_args: dict[str, Any] = {"timeout": settings.db_pool_timeout_seconds}
     if settings.db_statement_timeout_ms:
@@ -48,6 +49,19 @@ def _configure_sqlite(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry)
     cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.execute("PRAGMA busy_timeout = 5000")
     cursor.close()
+    # The driver's own transaction handling emits no BEGIN before a SAVEPOINT, so the RELEASE
+    # of the first SAVEPOINT would commit the whole unit of work; `_begin_sqlite` begins instead.
+    dbapi_connection.isolation_level = None
+
+
+_WRITE = "conduit_unit_of_work"
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    """Begin every transaction explicitly; a unit of work takes the write lock up front, so
+    it never fails for having read an older snapshot than the writer before it committed."""
+    write = connection.get_execution_options().get(_WRITE, False)
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,6 +93,8 @@ class Database:
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back on any exception."""
         async with self.sessions() as session, session.begin():
+            if self.engine.dialect.name == "sqlite":
+                await session.connection(execution_options={_WRITE: True})
             yield session
 
     async def dispose(self) -> None:
