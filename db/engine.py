@@ -58,10 +58,13 @@ _WRITE = "conduit_unit_of_work"
 
 
 def _begin_sqlite(connection: Connection) -> None:
-    """Begin every transaction explicitly; a unit of work takes the write lock up front, so
-    it never fails for having read an older snapshot than the writer before it committed."""
-    write = connection.get_execution_options().get(_WRITE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+    """Begin transactions explicitly; a unit of work takes the write lock up front, so it never
+    fails for having read an older snapshot than the writer before it committed. Autocommit
+    connections (the read sessions) begin nothing."""
+    options = connection.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
 @dataclass(frozen=True, slots=True)
