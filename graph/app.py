@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,6 +85,14 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         return orjson.dumps(data)
 
 
+def _tune_garbage_collector() -> None:
+    """Serving allocates many short-lived objects: the start-up heap (modules, schema, pools)
+    is frozen so collections stop rescanning it, and young collections run less often."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for these settings; the engine is made when it starts and disposed when it stops."""
     settings = settings or Settings()
@@ -98,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             events=comment_events_for(settings),
         )
         await app.state.services.events.start()
+        if settings.environment != "test":
+            _tune_garbage_collector()
         try:
             yield
         finally:
