@@ -194,7 +194,7 @@ class CostLimit(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         requested = self._cost()
-        if requested is None:
+        if not requested:  # nothing is read: `{ __typename }` answers exactly {"data": …}
             return {}
         return {"cost": {"requested": requested, "limit": self.limit}}
 

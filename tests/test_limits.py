@@ -207,7 +207,6 @@ async def test_a_query_string_over_the_size_limit_is_413(sqlite_url: str) -> Non
 
 async def test_cost_is_the_product_of_page_sizes_along_each_path_summed(sqlite_url: str) -> None:
     cases: list[tuple[str, dict[str, Any] | None, int]] = [
-        ("{ __typename }", None, 0),
         ("{ tags(first: 7) { name } }", None, 7),
         ("{ tags { name } }", None, 20),
         (ARTICLES_AND_COMMENTS, {"articles": 10, "comments": 5}, 10 + 10 * 5),
@@ -240,6 +239,12 @@ async def test_cost_is_the_product_of_page_sizes_along_each_path_summed(sqlite_u
         for query, variables, expected in cases:
             body = (await post(client, query, variables)).json()
             assert body["extensions"]["cost"] == {"requested": expected, "limit": 1}, query
+
+
+async def test_an_operation_that_reads_nothing_reports_no_cost(sqlite_url: str) -> None:
+    async with served(sqlite_url, max_query_cost=1) as client:
+        body = (await post(client, "{ __typename }", None)).json()
+    assert body == {"data": {"__typename": "Query"}}
 
 
 async def test_an_operation_over_the_cost_limit_is_refused_before_any_sql(
