@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
@@ -102,14 +101,13 @@ async def comment_pages(
     from graph.comments import CommentConnection
 
     loaders = context.loaders
-    window = pagination.window(first, after)
-    pages = await load_all(loaders.comments_page_by_article_id, [(a.row_id, window) for a in articles])
-    return [
-        CommentConnection.from_slice(
-            page, window, partial(loaders.comments_count_by_article_id.load, article.row_id)
-        )
-        for article, page in zip(articles, pages, strict=True)
-    ]
+    return await pagination.connections(
+        [article.row_id for article in articles],
+        pagination.window(first, after),
+        loaders.comments_page_by_article_id,
+        loaders.comments_count_by_article_id,
+        CommentConnection.from_slice,
+    )
 
 
 @strawberry.type

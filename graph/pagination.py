@@ -7,12 +7,17 @@ import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from functools import partial
+from typing import Any, Protocol, TypeVar
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 from db.paging import Key, Slice, Window
 from graph.errors import BadUserInput
+from graph.loaders import PageKey, load_all
+
+C = TypeVar("C")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -94,3 +99,19 @@ class Counted(Protocol):
 async def total_counts(connections: Sequence[Counted], context: Any) -> list[int]:
     """`totalCount` of each connection; nested ones batch through their count loaders."""
     return list(await asyncio.gather(*(connection.count() for connection in connections)))
+
+
+async def connections(
+    parent_ids: Sequence[int],
+    window: Window,
+    pages: DataLoader[PageKey, Slice],
+    counts: DataLoader[int, int],
+    build: Callable[[Slice, Window, Callable[[], Awaitable[int]]], C],
+) -> list[C]:
+    """One connection per parent: its page through `pages` (one statement for all parents),
+    its `totalCount` through `counts`, only when selected."""
+    slices = await load_all(pages, [(parent_id, window) for parent_id in parent_ids])
+    return [
+        build(page, window, partial(counts.load, parent_id))
+        for parent_id, page in zip(parent_ids, slices, strict=True)
+    ]

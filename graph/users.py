@@ -94,14 +94,13 @@ async def article_pages(
     from graph.articles import ArticleConnection
 
     loaders = context.loaders
-    window = pagination.window(first, after)
-    pages = await load_all(loaders.articles_page_by_author_id, [(u.row_id, window) for u in users])
-    return [
-        ArticleConnection.from_slice(
-            page, window, partial(loaders.articles_count_by_author_id.load, user.row_id)
-        )
-        for user, page in zip(users, pages, strict=True)
-    ]
+    return await pagination.connections(
+        [user.row_id for user in users],
+        pagination.window(first, after),
+        loaders.articles_page_by_author_id,
+        loaders.articles_count_by_author_id,
+        ArticleConnection.from_slice,
+    )
 
 
 async def favorite_pages(
@@ -111,17 +110,13 @@ async def favorite_pages(
     from graph.articles import ArticleConnection
 
     loaders = context.loaders
-    window = pagination.window(first, after)
-    pages = await load_all(loaders.favorites_page_by_user_id, [(u.row_id, window) for u in users])
-    return [
-        ArticleConnection.from_slice(
-            page,
-            window,
-            partial(loaders.favorites_count_by_user_id.load, user.row_id),
-            key=lambda row: (row.favorited_at, row.id),
-        )
-        for user, page in zip(users, pages, strict=True)
-    ]
+    return await pagination.connections(
+        [user.row_id for user in users],
+        pagination.window(first, after),
+        loaders.favorites_page_by_user_id,
+        loaders.favorites_count_by_user_id,
+        partial(ArticleConnection.from_slice, key=lambda row: (row.favorited_at, row.id)),
+    )
 
 
 @strawberry.type(description="The signed-in user: their profile plus what only they may see.")
