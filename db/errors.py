@@ -13,6 +13,7 @@ class ErrorCode(StrEnum):
     UNAUTHENTICATED = "UNAUTHENTICATED"
     BAD_CREDENTIALS = "BAD_CREDENTIALS"
     CONFLICT = "CONFLICT"
+    TOO_MANY_REQUESTS = "TOO_MANY_REQUESTS"
 
 
 class DomainError(Exception):
@@ -48,6 +49,16 @@ class BadCredentials(DomainError):
 
 class Conflict(DomainError):
     code = ErrorCode.CONFLICT
+
+
+class TooManyRequests(DomainError):
+    """Refused without looking: too many attempts; `retry_after` says in how many seconds to retry."""
+
+    code = ErrorCode.TOO_MANY_REQUESTS
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class Invalids(DomainError):

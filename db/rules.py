@@ -29,6 +29,7 @@ SLUG_MAX = 320
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _USERNAME_FORBIDDEN = re.compile(r"[\s/\\]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def key(value: str) -> str:
@@ -36,11 +37,18 @@ def key(value: str) -> str:
     return unicodedata.normalize("NFKC", value).casefold()
 
 
+def comparable(value: str) -> bool:
+    """Whether a stored value could equal `value`: none holds a NUL or a lone surrogate (`text`
+    refuses both), and the drivers cannot even send them (PostgreSQL refuses NUL in text, and
+    UTF-8 has no encoding for a lone surrogate), so a lookup of such a value finds nothing."""
+    return "\x00" not in value and not _SURROGATE.search(value)
+
+
 def text(value: str, field: str, *, max_length: int, required: bool = True) -> str:
     """A string that has no NUL or lone surrogate, fits `max_length`, and is not blank if required."""
     if "\x00" in value:
         raise Invalid("must not contain NUL characters", field=(field,))
-    if any("\ud800" <= char <= "\udfff" for char in value):
+    if _SURROGATE.search(value):
         raise Invalid("must be valid Unicode text", field=(field,))
     if required and not value.strip():
         raise Invalid("can't be blank", field=(field,))

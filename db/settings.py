@@ -24,11 +24,23 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    # Observability (README "Observability"): JSON lines on stderr, or key=value text for people.
+    log_format: Literal["json", "console"] = "json"
+    metrics_enabled: bool = True
+    # Distinct operation names that label metrics; names seen after these count as "(other)".
+    metrics_max_operation_names: int = Field(default=200, ge=0)
+    # OpenTelemetry tracing (the `otel` extra); OTEL_SERVICE_NAME is the standard variable.
+    otel_enabled: bool = False
+    otel_service_name: str = "conduit-graphql"
 
     db_pool_size: int = Field(default=10, ge=1)
     db_max_overflow: int = Field(default=10, ge=0)
     db_pool_timeout_seconds: float = Field(default=5.0, gt=0)
     db_statement_timeout_ms: int = Field(default=5000, ge=0)
+    # Opening a PostgreSQL connection. With the statement timeout (which the driver also
+    # enforces on its side, plus a second, for a server that vanished and can enforce
+    # nothing), it bounds how long a request waits on a database that stopped answering.
+    db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
 
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -43,6 +55,15 @@ class Settings(BaseSettings):
 
     # Off only for the benchmark's N+1 baseline: every load then runs its own statement.
     dataloader_batching: bool = True
+
+    # Login throttling (db/throttle.py), in each server process's memory: token buckets holding
+    # this many attempts, refilled evenly over the window. Failed logins count per account (the
+    # normalised email), every login per client address; buckets tracked at most, per kind.
+    login_failures_per_account: int = Field(default=5, ge=1)
+    login_account_window_seconds: float = Field(default=300.0, gt=0)
+    login_attempts_per_address: int = Field(default=30, ge=1)
+    login_address_window_seconds: float = Field(default=60.0, gt=0)
+    login_throttle_max_keys: int = Field(default=100_000, ge=1)
 
     # Argon2 cost; lowered only by the test suite, where hashing dominates the run time.
     argon2_time_cost: int = Field(default=2, ge=1)

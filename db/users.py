@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,8 @@ from db import rules
 from db.errors import BadCredentials, DomainError, Invalid, Invalids, NotFound, Taken
 from db.models import Follow, User, utc_now
 from db.passwords import Passwords
-from db.statements import insert_ignoring_duplicates
+from db.statements import Record, any_of, insert_ignoring_duplicates, records
+from db.throttle import LoginThrottle
 
 TAKEN = "has already been taken"
 
@@ -22,21 +23,26 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
     return await session.get(User, user_id)
 
 
-async def get_by_username(session: AsyncSession, username: str) -> User | None:
-    if "\x00" in username:  # no username holds one, and PostgreSQL refuses to compare it
+_USERS = User.__table__
+_BY_USERNAME = select(_USERS).where(_USERS.c.username_key == bindparam("key"))
+_BY_IDS = select(_USERS).where(any_of(_USERS.c.id))
+
+
+async def get_by_username(session: AsyncSession, username: str) -> Record | None:
+    if not rules.comparable(username):
         return None
-    return await session.scalar(select(User).where(User.username_key == rules.key(username)))
+    found = records(await session.execute(_BY_USERNAME, {"key": rules.key(username)}))
+    return found[0] if found else None
 
 
 async def get_by_email(session: AsyncSession, email: str) -> User | None:
-    if "\x00" in email:
+    if not rules.comparable(email):
         return None
     return await session.scalar(select(User).where(User.email_key == rules.key(email.strip())))
 
 
-async def users_by_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, User]:
-    users = await session.scalars(select(User).where(User.id.in_(user_ids)))
-    return {user.id: user for user in users}
+async def users_by_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, Record]:
+    return {user.id: user for user in records(await session.execute(_BY_IDS, {"ids": user_ids}))}
 
 
 async def create(
@@ -61,15 +67,31 @@ async def create(
     return user
 
 
-async def authenticate(session: AsyncSession, *, email: str, password: str, passwords: Passwords) -> User:
-    """The account with these credentials; one `BadCredentials` for any mismatch."""
+async def authenticate(
+    session: AsyncSession,
+    *,
+    email: str,
+    password: str,
+    passwords: Passwords,
+    throttle: LoginThrottle | None = None,
+) -> User:
+    """The account with these credentials; one `BadCredentials` for any mismatch.
+
+    With a `throttle`, an account out of attempts is `TooManyRequests` before its password is
+    checked (known emails and unknown ones alike), and a correct password resets its count.
+    """
     email, password = rules.all_of(
         lambda: rules.text(email, "email", max_length=rules.EMAIL_MAX).strip(),
         lambda: rules.text(password, "password", max_length=rules.PASSWORD_MAX),
     )
+    account = rules.key(email)
+    if throttle is not None:
+        throttle.check_account(account)
     user = await get_by_email(session, email)
     if not await passwords.verify(user.password_hash if user else None, password) or not user:
         raise BadCredentials("email or password is invalid")
+    if throttle is not None:
+        throttle.succeeded(account)
     return user
 
 
@@ -130,8 +152,8 @@ async def _refuse_taken(
         if other is not None and other.id != except_id:
             errors.append(Taken(TAKEN, field=("username",)))
     if email is not None:
-        other = await get_by_email(session, email)
-        if other is not None and other.id != except_id:
+        owner = await get_by_email(session, email)
+        if owner is not None and owner.id != except_id:
             errors.append(Taken(TAKEN, field=("email",)))
     if errors:
         raise errors[0] if len(errors) == 1 else Invalids(errors)
@@ -146,7 +168,7 @@ async def _flush_unique(session: AsyncSession) -> None:
         raise Taken(TAKEN, field=(field,)) from None
 
 
-async def follow(session: AsyncSession, *, follower_id: int, username: str) -> User:
+async def follow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
     """Idempotent; following oneself is `Invalid`."""
     followee = await _existing(session, username)
     if followee.id == follower_id:
@@ -157,7 +179,7 @@ async def follow(session: AsyncSession, *, follower_id: int, username: str) -> U
     return followee
 
 
-async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> User:
+async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
     """Idempotent: unfollowing someone not followed changes nothing."""
     followee = await _existing(session, username)
     await session.execute(
@@ -166,36 +188,39 @@ async def unfollow(session: AsyncSession, *, follower_id: int, username: str) ->
     return followee
 
 
-async def _existing(session: AsyncSession, username: str) -> User:
-    user = await get_by_username(session, username) if "\x00" not in username else None
+async def _existing(session: AsyncSession, username: str) -> Record:
+    user = await get_by_username(session, username)
     if user is None:
         raise NotFound("user not found", field=("username",))
     return user
 
 
+_FOLLOWS = Follow.__table__
+_FOLLOWED = select(_FOLLOWS.c.followee_id).where(
+    _FOLLOWS.c.follower_id == bindparam("follower_id"), any_of(_FOLLOWS.c.followee_id)
+)
+_FOLLOWERS = (
+    select(_FOLLOWS.c.followee_id, func.count())
+    .where(any_of(_FOLLOWS.c.followee_id))
+    .group_by(_FOLLOWS.c.followee_id)
+)
+_FOLLOWING = (
+    select(_FOLLOWS.c.follower_id, func.count())
+    .where(any_of(_FOLLOWS.c.follower_id))
+    .group_by(_FOLLOWS.c.follower_id)
+)
+
+
 async def followed_ids(session: AsyncSession, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
     """Which of `user_ids` the follower follows."""
-    rows = await session.scalars(
-        select(Follow.followee_id).where(Follow.follower_id == follower_id, Follow.followee_id.in_(user_ids))
-    )
-    return set(rows)
+    return set(await session.scalars(_FOLLOWED, {"follower_id": follower_id, "ids": user_ids}))
 
 
 async def follower_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
     """Followers per user; users without any are absent."""
-    rows = await session.execute(
-        select(Follow.followee_id, func.count())
-        .where(Follow.followee_id.in_(user_ids))
-        .group_by(Follow.followee_id)
-    )
-    return dict(rows.all())
+    return dict((await session.execute(_FOLLOWERS, {"ids": user_ids})).all())
 
 
 async def following_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
     """Users followed per user; users following nobody are absent."""
-    rows = await session.execute(
-        select(Follow.follower_id, func.count())
-        .where(Follow.follower_id.in_(user_ids))
-        .group_by(Follow.follower_id)
-    )
-    return dict(rows.all())
+    return dict((await session.execute(_FOLLOWING, {"ids": user_ids})).all())
