@@ -5,11 +5,12 @@ from __future__ import annotations
 import secrets
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from slugify import slugify
-from sqlalchemy import Executable, delete, false, func, insert, select
+from sqlalchemy import Executable, String, bindparam, delete, func, insert, select
 from sqlalchemy import update as update_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,11 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import rules, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
 from db.models import Article, Favorite, Follow, User, utc_now
-from db.paging import Query, Slice, Window, cut, slices_by_parent, windowed, windowed_per_parent
-from db.statements import insert_ignoring_duplicates
-
-NEWEST_FIRST = (Article.created_at, Article.id)
-RECENTLY_FAVORITED = (Favorite.created_at, Favorite.article_id)
+from db.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
+from db.statements import Record, any_of, author_columns, insert_ignoring_duplicates, records
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,73 +31,127 @@ class ArticleFilter:
     favorited_by: str | None = None
 
 
-async def get_by_slug(session: AsyncSession, slug: str) -> Article | None:
-    if "\x00" in slug:
+_ARTICLES = Article.__table__
+NEWEST_FIRST = (_ARTICLES.c.created_at, _ARTICLES.c.id)
+_FAVORITES = Favorite.__table__
+RECENTLY_FAVORITED = (_FAVORITES.c.created_at, _FAVORITES.c.article_id)
+_AUTHORS = User.__table__.alias("author")
+# What a read of articles shows: the article, its tag names (`tags.TagNames`) and its author
+# (a nested record, `author`): a page of articles and what it shows in one statement.
+_SHOWN = (
+    *_ARTICLES.c,
+    tags.TagNames(_ARTICLES.c.id).label("tag_list"),
+    *(column.label(f"author__{column.key}") for column in author_columns(_AUTHORS)),
+)
+_WITH_AUTHORS = _ARTICLES.join(_AUTHORS, _AUTHORS.c.id == _ARTICLES.c.author_id)
+_BY_SLUG = select(*_SHOWN).select_from(_WITH_AUTHORS).where(_ARTICLES.c.slug == bindparam("slug"))
+_BY_IDS = select(*_SHOWN).select_from(_WITH_AUTHORS).where(any_of(_ARTICLES.c.id))
+_FAVORITE_COUNTS = (
+    select(_FAVORITES.c.article_id, func.count())
+    .where(any_of(_FAVORITES.c.article_id))
+    .group_by(_FAVORITES.c.article_id)
+)
+_FAVORITED = select(_FAVORITES.c.article_id).where(
+    _FAVORITES.c.user_id == bindparam("user_id"), any_of(_FAVORITES.c.article_id)
+)
+
+
+async def get_by_slug(session: AsyncSession, slug: str) -> Record | None:
+    if not rules.comparable(slug):
         return None
-    return await session.scalar(select(Article).where(Article.slug == slug))
+    found = records(await session.execute(_BY_SLUG, {"slug": slug}))
+    return found[0] if found else None
 
 
-async def articles_by_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, Article]:
-    articles = await session.scalars(select(Article).where(Article.id.in_(article_ids)))
-    return {article.id: article for article in articles}
+async def articles_by_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, Record]:
+    found = records(await session.execute(_BY_IDS, {"ids": article_ids}))
+    return {article.id: article for article in found}
 
 
-def _filtered(stmt: Query, narrowing: ArticleFilter) -> Query:
-    given = (narrowing.tag, narrowing.author, narrowing.favorited_by)
-    if any(value is not None and "\x00" in value for value in given):
-        # No name holds a NUL, and PostgreSQL refuses to even compare one.
-        return stmt.where(false())
-    if narrowing.tag is not None:
-        stmt = stmt.where(Article.id.in_(tags.article_ids_with_tag(narrowing.tag)))
-    if narrowing.author is not None:
-        author = select(User.id).where(User.username_key == rules.key(narrowing.author))
-        stmt = stmt.where(Article.author_id.in_(author.scalar_subquery()))
-    if narrowing.favorited_by is not None:
-        fan = select(User.id).where(User.username_key == rules.key(narrowing.favorited_by))
+def _narrowing_values(narrowing: ArticleFilter) -> dict[str, str] | None:
+    """The filter's given parts as statement parameters; None when no article can match."""
+    given = {
+        "tag": narrowing.tag,
+        "author_key": narrowing.author,
+        "fan_key": narrowing.favorited_by,
+    }
+    values = {name: value for name, value in given.items() if value is not None}
+    if not all(rules.comparable(value) for value in values.values()):
+        return None
+    return {name: value if name == "tag" else rules.key(value) for name, value in values.items()}
+
+
+def _filtered(stmt: Query, parts: frozenset[str]) -> Query:
+    """`stmt` narrowed by the filter parts named in `parts`, their values bound when it runs."""
+    if "tag" in parts:
+        stmt = stmt.where(_ARTICLES.c.id.in_(tags.article_ids_with_tag(bindparam("tag", type_=String()))))
+    if "author_key" in parts:
+        author = select(User.id).where(User.username_key == bindparam("author_key"))
+        stmt = stmt.where(_ARTICLES.c.author_id.in_(author.scalar_subquery()))
+    if "fan_key" in parts:
+        fan = select(User.id).where(User.username_key == bindparam("fan_key"))
         favorited = select(Favorite.article_id).where(Favorite.user_id.in_(fan.scalar_subquery()))
-        stmt = stmt.where(Article.id.in_(favorited))
+        stmt = stmt.where(_ARTICLES.c.id.in_(favorited))
     return stmt
+
+
+@cache
+def _listing(parts: frozenset[str], shape: Shape) -> Query:
+    """Built once per filter and window shape: building a statement costs more than running it."""
+    shown = select(*_SHOWN).select_from(_WITH_AUTHORS)
+    return windowed(_filtered(shown, parts), NEWEST_FIRST, descending=True, shape=shape)
+
+
+@cache
+def _counting(parts: frozenset[str]) -> Query:
+    return _filtered(select(func.count()).select_from(_ARTICLES), parts)
 
 
 async def list_articles(session: AsyncSession, *, narrowing: ArticleFilter, window: Window) -> Slice:
     """The global list, newest first."""
-    stmt = windowed(_filtered(select(Article), narrowing), NEWEST_FIRST, descending=True, window=window)
-    return cut((await session.scalars(stmt)).all(), window)
+    values = _narrowing_values(narrowing)
+    if values is None:
+        return Slice([], has_more=False)
+    stmt = _listing(frozenset(values), window.shape)
+    return cut(records(await session.execute(stmt, {**values, **window.parameters()})), window)
 
 
 async def count_articles(session: AsyncSession, *, narrowing: ArticleFilter) -> int:
-    stmt = _filtered(select(func.count()).select_from(Article), narrowing)
-    return (await session.scalar(stmt)) or 0
+    values = _narrowing_values(narrowing)
+    if values is None:
+        return 0
+    return (await session.scalar(_counting(frozenset(values)), values)) or 0
 
 
-def _feed(follower_id: int) -> Query:
-    followed = select(Follow.followee_id).where(Follow.follower_id == follower_id)
-    return select(Article).where(Article.author_id.in_(followed))
+@cache
+def _feed(shape: Shape) -> Query:
+    followed = select(Follow.followee_id).where(Follow.follower_id == bindparam("follower_id"))
+    shown = select(*_SHOWN).select_from(_WITH_AUTHORS).where(_ARTICLES.c.author_id.in_(followed))
+    return windowed(shown, NEWEST_FIRST, descending=True, shape=shape)
 
 
 async def list_feed(session: AsyncSession, *, follower_id: int, window: Window) -> Slice:
     """Articles by the users `follower_id` follows, newest first."""
-    stmt = windowed(_feed(follower_id), NEWEST_FIRST, descending=True, window=window)
-    return cut((await session.scalars(stmt)).all(), window)
+    parameters = {"follower_id": follower_id, **window.parameters()}
+    return cut(records(await session.execute(_feed(window.shape), parameters)), window)
 
 
 async def count_feed(session: AsyncSession, *, follower_id: int) -> int:
-    stmt = select(func.count()).select_from(_feed(follower_id).subquery())
+    followed = select(Follow.followee_id).where(Follow.follower_id == follower_id)
+    stmt = select(func.count()).select_from(_ARTICLES).where(_ARTICLES.c.author_id.in_(followed))
     return (await session.scalar(stmt)) or 0
+
+
+_AUTHOR_PAGES = ParentPages(
+    select(*_SHOWN), _WITH_AUTHORS, _ARTICLES.c.id, _ARTICLES.c.author_id, NEWEST_FIRST, descending=True
+)
 
 
 async def pages_by_author_id(
     session: AsyncSession, author_ids: Sequence[int], window: Window
 ) -> dict[int, Slice]:
     """Each author's articles, newest first, all in one statement."""
-    stmt = windowed_per_parent(
-        select(Article).where(Article.author_id.in_(author_ids)),
-        Article.author_id,
-        NEWEST_FIRST,
-        descending=True,
-        window=window,
-    )
-    return slices_by_parent((await session.execute(stmt)).all(), "author_id", author_ids, window)
+    return await _AUTHOR_PAGES.read(session, author_ids, window)
 
 
 async def counts_by_author_id(session: AsyncSession, author_ids: Sequence[int]) -> dict[int, int]:
@@ -111,20 +163,22 @@ async def counts_by_author_id(session: AsyncSession, author_ids: Sequence[int]) 
     return dict(rows.all())
 
 
+_FAVORITE_PAGES = ParentPages(
+    select(*_SHOWN),
+    _WITH_AUTHORS,
+    _ARTICLES.c.id,
+    _FAVORITES.c.user_id,
+    RECENTLY_FAVORITED,
+    descending=True,
+)
+
+
 async def favorites_pages_by_user_id(
     session: AsyncSession, user_ids: Sequence[int], window: Window
 ) -> dict[int, Slice]:
-    """Each user's favorited articles, most recently favorited first; rows carry `favorited_at`."""
-    stmt = windowed_per_parent(
-        select(Article, Favorite.user_id, Favorite.created_at.label("favorited_at"))
-        .join(Favorite, Favorite.article_id == Article.id)
-        .where(Favorite.user_id.in_(user_ids)),
-        Favorite.user_id,
-        RECENTLY_FAVORITED,
-        descending=True,
-        window=window,
-    )
-    return slices_by_parent((await session.execute(stmt)).all(), "user_id", user_ids, window)
+    """Each user's favorited articles, most recently favorited first; a row's `page_sort` is
+    when the user favorited it."""
+    return await _FAVORITE_PAGES.read(session, user_ids, window)
 
 
 async def favorites_counts_by_user_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
@@ -138,20 +192,12 @@ async def favorites_counts_by_user_id(session: AsyncSession, user_ids: Sequence[
 
 async def favorite_counts(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:
     """Number of favorites per article; articles without any are absent."""
-    rows = await session.execute(
-        select(Favorite.article_id, func.count())
-        .where(Favorite.article_id.in_(article_ids))
-        .group_by(Favorite.article_id)
-    )
-    return dict(rows.all())
+    return dict((await session.execute(_FAVORITE_COUNTS, {"ids": article_ids})).all())
 
 
 async def favorited_ids(session: AsyncSession, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
     """Which of `article_ids` the user favorited."""
-    rows = await session.scalars(
-        select(Favorite.article_id).where(Favorite.user_id == user_id, Favorite.article_id.in_(article_ids))
-    )
-    return set(rows)
+    return set(await session.scalars(_FAVORITED, {"user_id": user_id, "ids": article_ids}))
 
 
 async def create(
@@ -218,7 +264,9 @@ async def update(
     names = changes.pop("tag_list", None)
     if names is not None:
         await tags.replace(session, article_id=article.id, names=names)
-    changes["updated_at"] = max(utc_now(), article.updated_at)
+    # Strictly later than the version read, even if the clock stepped back: a second writer
+    # holding the same `expected_updated_at` must find it changed.
+    changes["updated_at"] = max(utc_now(), article.updated_at + timedelta(microseconds=1))
     statement = update_(Article).where(Article.id == article.id).returning(Article)
     if "title" not in changes or changes["title"] == article.title:
         return (await session.scalars(statement.values(changes))).one()
@@ -251,7 +299,7 @@ async def delete_article(session: AsyncSession, *, editor_id: int, slug: str) ->
 
 async def favorite(session: AsyncSession, *, user_id: int, slug: str) -> Article:
     """Idempotent."""
-    article = await get_existing(session, slug)
+    article = await get_existing(session, slug, keep=True)
     await insert_ignoring_duplicates(
         session,
         Favorite,
@@ -269,11 +317,24 @@ async def unfavorite(session: AsyncSession, *, user_id: int, slug: str) -> Artic
     return article
 
 
-async def get_existing(session: AsyncSession, slug: str, *, lock: bool = False) -> Article:
-    if "\x00" in slug or len(slug) > rules.SLUG_MAX:
+async def get_existing(
+    session: AsyncSession, slug: str, *, lock: bool = False, keep: bool = False
+) -> Article:
+    """The article, or `NotFound`. `lock` takes it for an update or a deletion.
+
+    `keep` is for a write that adds a row referring to the article (a favorite, a comment):
+    it takes now the lock the foreign key check would take at the insert (FOR KEY SHARE). A
+    deletion in progress is then waited for here, and ends as `NotFound` instead of a foreign
+    key violation. SQLite needs neither: its units of work run one at a time.
+    """
+    if not rules.comparable(slug) or len(slug) > rules.SLUG_MAX:
         raise NotFound("article not found", field=("slug",))
     stmt = select(Article).where(Article.slug == slug)
-    article = await session.scalar(stmt.with_for_update() if lock else stmt)
+    if lock:
+        stmt = stmt.with_for_update()
+    elif keep:
+        stmt = stmt.with_for_update(read=True, key_share=True)
+    article = await session.scalar(stmt)
     if article is None:
         raise NotFound("article not found", field=("slug",))
     return article

@@ -9,45 +9,52 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import articles, rules
 from db.errors import Forbidden, NotFound
-from db.models import Comment, utc_now
-from db.paging import Slice, Window, slices_by_parent, windowed_per_parent
+from db.models import Comment, User, utc_now
+from db.paging import ParentPages, Slice, Window
+from db.statements import Record, any_of, author_columns, records
 
-OLDEST_FIRST = (Comment.created_at, Comment.id)
+_COMMENTS = Comment.__table__
+OLDEST_FIRST = (_COMMENTS.c.created_at, _COMMENTS.c.id)
+_AUTHORS = User.__table__.alias("author")
+# A comment and its author (a nested record, `author`), in one statement.
+_SHOWN = (
+    *_COMMENTS.c,
+    *(column.label(f"author__{column.key}") for column in author_columns(_AUTHORS)),
+)
+_WITH_AUTHORS = _COMMENTS.join(_AUTHORS, _AUTHORS.c.id == _COMMENTS.c.author_id)
+_BY_IDS = select(*_SHOWN).select_from(_WITH_AUTHORS).where(any_of(_COMMENTS.c.id))
+_COUNTS = (
+    select(_COMMENTS.c.article_id, func.count())
+    .where(any_of(_COMMENTS.c.article_id))
+    .group_by(_COMMENTS.c.article_id)
+)
 
 
-async def comments_by_id(session: AsyncSession, comment_ids: Sequence[int]) -> dict[int, Comment]:
-    comments = await session.scalars(select(Comment).where(Comment.id.in_(comment_ids)))
-    return {comment.id: comment for comment in comments}
+async def comments_by_id(session: AsyncSession, comment_ids: Sequence[int]) -> dict[int, Record]:
+    found = records(await session.execute(_BY_IDS, {"ids": comment_ids}))
+    return {comment.id: comment for comment in found}
+
+
+_PAGES = ParentPages(
+    select(*_SHOWN), _WITH_AUTHORS, _COMMENTS.c.id, _COMMENTS.c.article_id, OLDEST_FIRST, descending=False
+)
 
 
 async def pages_by_article_id(
     session: AsyncSession, article_ids: Sequence[int], window: Window
 ) -> dict[int, Slice]:
     """Each article's comments, oldest first, all in one statement."""
-    stmt = windowed_per_parent(
-        select(Comment).where(Comment.article_id.in_(article_ids)),
-        Comment.article_id,
-        OLDEST_FIRST,
-        descending=False,
-        window=window,
-    )
-    rows = (await session.execute(stmt)).all()
-    return slices_by_parent(rows, "article_id", article_ids, window)
+    return await _PAGES.read(session, article_ids, window)
 
 
 async def counts_by_article_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:
-    rows = await session.execute(
-        select(Comment.article_id, func.count())
-        .where(Comment.article_id.in_(article_ids))
-        .group_by(Comment.article_id)
-    )
-    return dict(rows.all())
+    return dict((await session.execute(_COUNTS, {"ids": article_ids})).all())
 
 
 async def create(session: AsyncSession, *, author_id: int, article_slug: str, body: str) -> Comment:
     body = rules.text(body, "body", max_length=rules.COMMENT_MAX)
     try:
-        article = await articles.get_existing(session, article_slug)
+        article = await articles.get_existing(session, article_slug, keep=True)
     except NotFound:
         raise NotFound("article not found", field=("article_slug",)) from None
     now = utc_now()

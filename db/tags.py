@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import ColumnElement, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.sqltypes import NULLTYPE
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from db.models import ArticleTag, Tag
 from db.paging import Query
-from db.statements import insert_ignoring_duplicates
+from db.statements import any_of, insert_ignoring_duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -20,21 +25,58 @@ class TagCount:
     article_count: int
 
 
-def article_ids_with_tag(name: str) -> Query:
-    """A subquery of the ids of the articles carrying the tag `name`."""
+_LINKS = ArticleTag.__table__
+_TAGS = Tag.__table__
+_NAMES = (
+    select(_LINKS.c.article_id, _TAGS.c.name)
+    .join(_TAGS, _TAGS.c.id == _LINKS.c.tag_id)
+    .where(any_of(_LINKS.c.article_id))
+    .order_by(_LINKS.c.article_id, _LINKS.c.position)
+)
+
+
+class TagNames(ColumnElement[Any]):
+    """An article's tag names in the author's order, read with the article itself.
+
+    On PostgreSQL an ARRAY(subquery) per article row: the tags come in the same statement as
+    the articles instead of a statement of their own. SQLite (3.40) has no ordered aggregate
+    to build the list with, so it reads NULL there, and the names are loaded on their own.
+    """
+
+    inherit_cache = True
+    _traverse_internals = [("article_id", InternalTraversal.dp_clauseelement)]
+    type = NULLTYPE
+
+    def __init__(self, article_id: ColumnElement[int]) -> None:
+        self.article_id = article_id
+
+
+@compiles(TagNames)
+def _not_read(element: TagNames, compiler: SQLCompiler, **kw: Any) -> str:
+    return "NULL"
+
+
+@compiles(TagNames, "postgresql")
+def _array_of_names(element: TagNames, compiler: SQLCompiler, **kw: Any) -> str:
+    names = (
+        select(_TAGS.c.name)
+        .join_from(_LINKS, _TAGS, _TAGS.c.id == _LINKS.c.tag_id)
+        .where(_LINKS.c.article_id == element.article_id)
+        .order_by(_LINKS.c.position)
+        .scalar_subquery()
+    )
+    return f"ARRAY{compiler.process(names, **kw)}"
+
+
+def article_ids_with_tag(name: str | ColumnElement[str]) -> Query:
+    """A subquery of the ids of the articles carrying the tag `name` (a value or a parameter)."""
     return select(ArticleTag.article_id).join(Tag, Tag.id == ArticleTag.tag_id).where(Tag.name == name)
 
 
 async def names_by_article_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each article's tag names in the author's order; articles without tags are absent."""
-    rows = await session.execute(
-        select(ArticleTag.article_id, Tag.name)
-        .join(Tag, Tag.id == ArticleTag.tag_id)
-        .where(ArticleTag.article_id.in_(article_ids))
-        .order_by(ArticleTag.article_id, ArticleTag.position)
-    )
     names: dict[int, list[str]] = defaultdict(list)
-    for article_id, name in rows:
+    for article_id, name in await session.execute(_NAMES, {"ids": article_ids}):
         names[article_id].append(name)
     return names
 
