@@ -1,13 +1,15 @@
-"""The engine and the two ways of using it: short read sessions and one unit of work per write."""
+"""The engine and the ways of using it: reads in autocommit, and one unit of work per write."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+import asyncio
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, nullcontext
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -17,29 +19,83 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.pool import ConnectionPoolEntry
 
+from db.availability import database_unavailable
 from db.settings import Settings
+
+T = TypeVar("T")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
     """An engine configured for the selected database; SQLite gets foreign keys and WAL."""
     if settings.is_sqlite:
+        # `timeout` is SQLite's busy timeout: how long a write waits for the one writer before
+        # it, as a request waits for a pooled connection on PostgreSQL.
         engine = create_async_engine(
             settings.database_url, connect_args={"timeout": settings.db_pool_timeout_seconds}
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
-    connect_args: dict[str, Any] = {"timeout": settings.db_pool_timeout_seconds}
+    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout_seconds}
     if settings.db_statement_timeout_ms:
         connect_args["server_settings"] = {"statement_timeout": str(settings.db_statement_timeout_ms)}
-    return create_async_engine(
+        # The same bound on the driver's side, for a server that vanished and enforces nothing
+        # (no answer, no reset); a second later, so that normally the server's own timeout,
+        # which leaves the connection usable, comes first. It also bounds the pre-ping.
+        connect_args["command_timeout"] = settings.db_statement_timeout_ms / 1000 + 1
+    engine = create_async_engine(
         settings.database_url,
-        pool_pre_ping=True,
+        # Pooled connections idle in autocommit, so a ping is one round trip (`;`) instead of
+        # three (BEGIN, `;`, ROLLBACK); units of work ask for a transaction.
+        isolation_level="AUTOCOMMIT",
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=connect_args,
     )
+    event.listen(engine.sync_engine, "checkin", _note_idle)
+    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    event.listen(engine.sync_engine, "invalidate", _drop_at_once)
+    return engine
+
+
+#: A pooled connection that has not served for this long is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "conduit_idle_since"
+
+
+def _note_idle(_: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _: object) -> None:
+    """The pool's pre-ping, for connections that sat idle only.
+
+    A connection that served a request a moment ago is alive; pinging it anyway costs a round
+    trip on every request, a third of those a small query makes. One idle for a while may have
+    been dropped (the server restarted, a firewall forgot it): it is pinged, and a dead one is
+    replaced, as `pool_pre_ping` would. A connection that dies while busy fails its statement,
+    which invalidates the whole pool, so the next checkouts connect afresh.
+    """
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise exc.DisconnectionError("the pooled connection did not answer its ping") from error
+
+
+def _drop_at_once(dbapi_connection: DBAPIConnection | None, _: ConnectionPoolEntry, __: object) -> None:
+    """Close an invalidated connection's socket now, not after a polite goodbye.
+
+    SQLAlchemy otherwise closes it gracefully, waiting up to 2 s for a server that, when the
+    connection is being invalidated, has usually stopped answering; the request that hit the
+    failure would wait those 2 s before it could report it.
+    """
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    if driver_connection is not None and not driver_connection.is_closed():
+        driver_connection.terminate()
 
 
 def _configure_sqlite(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
@@ -47,7 +103,6 @@ def _configure_sqlite(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry)
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute("PRAGMA journal_mode = WAL")
     cursor.execute("PRAGMA synchronous = NORMAL")
-    cursor.execute("PRAGMA busy_timeout = 5000")
     cursor.close()
     # The driver's own transaction handling emits no BEGIN before a SAVEPOINT, so the RELEASE
     # of the first SAVEPOINT would commit the whole unit of work; `_begin_sqlite` begins instead.
@@ -67,6 +122,33 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
+class WriterQueue:
+    """SQLite's units of work, one at a time in this process, in the order they arrive.
+
+    SQLite lets one transaction write at a time. A writer that finds the lock taken polls for
+    it with growing sleeps (the busy handler), and newcomers overtake it: under load some
+    writers wait past the busy timeout while later ones go through. Queued here instead, each
+    waits its turn; only writers of other processes still meet the busy handler. The wait is
+    bounded like a pool checkout, and fails the same way (SQLAlchemy's `TimeoutError`).
+    """
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self._lock = asyncio.Lock()
+        self._timeout = timeout_seconds
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise exc.TimeoutError(f"no turn to write within {self._timeout} s") from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
 @dataclass(frozen=True, slots=True)
 class Database:
     """The engine with its session factory; made in the app's lifespan and disposed there."""
@@ -74,16 +156,23 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     readers: async_sessionmaker[AsyncSession]
+    writers: WriterQueue | None = None
+    """SQLite only (see `WriterQueue`)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
         engine = create_engine(settings)
-        # Reads run in autocommit: one statement needs no BEGIN and ROLLBACK round trips.
-        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        # Reads run in autocommit: one statement needs no BEGIN and ROLLBACK round trips. On
+        # PostgreSQL that is the engine's own level (see `create_engine`), writes opt out.
+        if settings.is_sqlite:
+            reads, writes = engine.execution_options(isolation_level="AUTOCOMMIT"), engine
+        else:
+            reads, writes = engine, engine.execution_options(isolation_level="READ COMMITTED")
         return cls(
             engine,
-            async_sessionmaker(engine, expire_on_commit=False, autoflush=False),
-            async_sessionmaker(autocommit, expire_on_commit=False, autoflush=False),
+            async_sessionmaker(writes, expire_on_commit=False, autoflush=False),
+            async_sessionmaker(reads, expire_on_commit=False, autoflush=False),
+            WriterQueue(settings.db_pool_timeout_seconds) if settings.is_sqlite else None,
         )
 
     @asynccontextmanager
@@ -92,13 +181,93 @@ class Database:
         async with self.readers() as session:
             yield session
 
+    def reads(self, *, hold: bool) -> Reads:
+        """The reads of one request or operation (see `Reads`)."""
+        return Reads(self.readers, hold=hold)
+
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back on any exception."""
-        async with self.sessions() as session, session.begin():
+        turn = self.writers.turn() if self.writers is not None else nullcontext()
+        async with turn, self.sessions() as session, session.begin():
             if self.engine.dialect.name == "sqlite":
                 await session.connection(execution_options={_WRITE: True})
             yield session
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class Reads:
+    """The reads of one request, one at a time, through one autocommit session.
+
+    A request's loads would otherwise each check a connection out of the pool (and ping it,
+    when it sat idle): one checkout per request instead of one per batch. With
+    `hold`, the session keeps its connection until `close` (the end of the request); without,
+    it is given back after every read, for contexts that live long, like a WebSocket's.
+    A read that fails drops the session, so the next one starts on a fresh connection; once a
+    request's read found the database unavailable, its later reads fail at once instead of
+    each waiting out the timeouts again.
+    """
+
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, hold: bool) -> None:
+        self._sessions = sessions
+        self._hold = hold
+        self._session: AsyncSession | None = None
+        self._lock = asyncio.Lock()
+        self._outage: BaseException | None = None
+
+    @asynccontextmanager
+    async def session(self) -> AsyncIterator[AsyncSession]:
+        """The session, to this caller alone until the block ends: one AsyncSession must never
+        serve two coroutines at once."""
+        async with self._lock:
+            if self._outage is not None:
+                earlier = "the database was unavailable earlier in this request"
+                raise exc.TimeoutError(earlier) from self._outage
+            if self._session is None:
+                self._session = self._sessions()
+            try:
+                yield self._session
+            except BaseException as error:
+                if self._hold and database_unavailable(error):
+                    self._outage = error
+                await self._close()
+                raise
+            if not self._hold:
+                await self._close()
+
+    async def run(self, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`read(session)`, through `session`, in a task of its own.
+
+        A caller may be cancelled halfway, as graphql-core cancels sibling fields when one
+        fails. Cut in the middle of a pool checkout, SQLAlchemy's session never learns of the
+        connection, and it is never given back. So the read is shielded: it runs to its end
+        and gives back what it took; only its result is dropped.
+        """
+        task = asyncio.ensure_future(self._read(read))
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _read(self, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        async with self.session() as session:
+            return await read(session)
+
+    async def close(self) -> None:
+        """Give the connection back to the pool. A read that comes later still works but holds
+        nothing: a load that outlived its request (a sibling field cancelled mid-batch, say)
+        must not open a session nobody will close."""
+        async with self._lock:
+            self._hold = False
+            await self._close()
+
+    async def _close(self) -> None:
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+
+def _retrieve(task: asyncio.Future[Any]) -> None:
+    """Mark a shielded read's failure as seen: its caller may have stopped waiting for it."""
+    if not task.cancelled():
+        task.exception()
