@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
+from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
@@ -37,6 +38,10 @@ class Article(Node):
     body: str
     created_at: datetime
     updated_at: datetime
+    tag_names: strawberry.Private[list[str] | None] = None
+    """Read with the article when the engine can (see `db.tags.TagNames`); None: load them."""
+    author_row: strawberry.Private[Any] = None
+    """The author, when read with the article; None: load it."""
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -49,6 +54,8 @@ class Article(Node):
             body=row.body,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            tag_names=getattr(row, "tag_list", None),
+            author_row=getattr(row, "author", None),
         )
 
     @strawberry.field(description="Tag names in the order the author gave them.")
@@ -77,7 +84,9 @@ class Article(Node):
 
 
 async def tag_lists(articles: Sequence[Article], context: Context) -> list[list[str]]:
-    return await load_all(context.loaders.tags_by_article_id, [a.row_id for a in articles])
+    missing = [a.row_id for a in articles if a.tag_names is None]
+    loaded = dict(zip(missing, await load_all(context.loaders.tags_by_article_id, missing), strict=True))
+    return [loaded[a.row_id] if a.tag_names is None else a.tag_names for a in articles]
 
 
 async def favorited_flags(articles: Sequence[Article], context: Context) -> list[bool]:
@@ -90,9 +99,16 @@ async def favorites_counts(articles: Sequence[Article], context: Context) -> lis
 
 
 async def authors(writings: Sequence[Any], context: Context) -> list[User]:
-    """The authors of articles or comments (anything with an `author_id`)."""
-    rows = await load_all(context.loaders.user_by_id, [w.author_id for w in writings])
-    return [User.from_row(row) for row in rows]
+    """The authors of articles or comments (anything with an `author_id`, and an `author_row`
+    when it was read with them)."""
+    missing = [w.author_id for w in writings if w.author_row is None]
+    loaded = dict(zip(missing, await load_all(context.loaders.user_by_id, missing), strict=True))
+    shown: dict[int, User] = {}
+    for writing in writings:
+        if writing.author_id not in shown:
+            row = loaded[writing.author_id] if writing.author_row is None else writing.author_row
+            shown[writing.author_id] = User.from_row(row)
+    return [shown[w.author_id] for w in writings]
 
 
 async def comment_pages(
@@ -220,8 +236,7 @@ class ArticleQueries:
 
 
 async def find_article(context: Context, *, slug: str) -> Article | None:
-    async with context.database.read_session() as session:
-        row = await db.articles.get_by_slug(session, slug)
+    row = await context.read(partial(db.articles.get_by_slug, slug=slug))
     return Article.from_row(row) if row else None
 
 
@@ -238,13 +253,10 @@ async def find_articles(
     the level-wise executor."""
     window = pagination.window(first, after, last, before)
     narrowing = _narrowing(filter)
-    database = context.database
-    async with database.read_session() as session:
-        page = await db.articles.list_articles(session, narrowing=narrowing, window=window)
+    page = await context.read(partial(db.articles.list_articles, narrowing=narrowing, window=window))
 
     async def total() -> int:
-        async with database.read_session() as session:
-            return await db.articles.count_articles(session, narrowing=narrowing)
+        return await context.read(partial(db.articles.count_articles, narrowing=narrowing))
 
     return ArticleConnection.from_slice(page, window, total)
 

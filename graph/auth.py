@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import jwt
 
 from db.settings import Settings
+from graph.context import Context, Services
 
 _SCHEMES = ("bearer", "token")
 
@@ -43,3 +44,13 @@ def viewer_id_from_header(settings: Settings, authorization: str | None) -> int 
     if not isinstance(subject, str) or not subject.isdigit():
         raise InvalidToken("the token is invalid")
     return int(subject)
+
+
+def request_context(services: Services, authorization: str | None, *, over_http: bool = True) -> Context:
+    """The context of a request with this Authorization header. A bad token is kept as the
+    context's `auth_error`: the request then fails as a whole, never runs as anonymous."""
+    try:
+        viewer_id = viewer_id_from_header(services.settings, authorization)
+    except InvalidToken as error:
+        return Context(services, auth_error=str(error), over_http=over_http)
+    return Context(services, viewer_id=viewer_id, over_http=over_http)

@@ -16,7 +16,7 @@ from db.paging import Slice, Window
 from graph import pagination
 from graph.articles import Article, DeletePayload, authors
 from graph.context import Context, Info
-from graph.errors import BadUserInput, RequestError, UserError, user_errors
+from graph.errors import BadUserInput, ServiceUnavailable, UserError, user_errors
 from graph.executor import resolve_one
 from graph.ids import from_global_id
 from graph.loaders import load_all
@@ -33,6 +33,8 @@ class Comment(Node):
     body: str
     created_at: datetime
     updated_at: datetime
+    author_row: strawberry.Private[Any] = None
+    """The author, when read with the comment; None: load it."""
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
@@ -43,6 +45,7 @@ class Comment(Node):
             body=row.body,
             created_at=row.created_at,
             updated_at=row.updated_at,
+            author_row=getattr(row, "author", None),
         )
 
     @strawberry.field
@@ -138,10 +141,6 @@ class CommentMutations:
             return DeletePayload(errors=user_errors(error, ()))
         context.forget_loaded()
         return DeletePayload(deleted_id=id)
-
-
-class ServiceUnavailable(RequestError):
-    code = "SERVICE_UNAVAILABLE"
 
 
 @strawberry.type

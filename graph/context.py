@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.datastructures import MutableHeaders
 from strawberry.types import Info as StrawberryInfo
 
-from db.engine import Database
+from db.engine import Database, Reads
 from db.errors import DomainError, ErrorCode
 from db.events import CommentEvents
 from db.passwords import Passwords
 from db.settings import Settings
+from db.throttle import LoginThrottle
 from graph.loaders import Loaders
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +29,7 @@ class Services:
     database: Database
     passwords: Passwords
     events: CommentEvents
+    login_throttle: LoginThrottle
 
 
 class NotSignedIn(DomainError):
@@ -37,14 +45,37 @@ class Context:
     auth_error: str | None = None
     connection_params: object = None
     """A WebSocket's connection_init payload (Strawberry sets it); None over HTTP."""
+    over_http: bool = True
+    """One request and its response; False for a WebSocket, whose context lives long (its
+    reads hold no connection between operations) and carries subscriptions."""
+    client_address: str | None = None
+    """The client's IP address (behind a proxy, as uvicorn's --proxy-headers resolves it)."""
+    response_headers: MutableHeaders | None = None
+    """Headers of the HTTP response to come; None over a WebSocket."""
+    reads: Reads = field(init=False)
     loaders: Loaders = field(init=False)
 
     def __post_init__(self) -> None:
+        self.reads = self.services.database.reads(hold=self.over_http)
         self.forget_loaded()
 
     @property
     def database(self) -> Database:
         return self.services.database
+
+    async def read(self, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
+        """`read(session)` on the request's read session (see `db.engine.Reads.run`)."""
+        return await self.reads.run(read)
+
+    async def close(self) -> None:
+        """The request is answered: give its connection back."""
+        await self.reads.close()
+
+    def retry_after(self, seconds: int) -> None:
+        """Tell an HTTP client when to come back (`Retry-After`, the longest wait asked for)."""
+        if self.response_headers is not None:
+            asked = self.response_headers.get("retry-after", "0")
+            self.response_headers["retry-after"] = str(max(seconds, int(asked)))
 
     def require_viewer_id(self) -> int:
         """The viewer's id, or `NotSignedIn` (reported as an UNAUTHENTICATED user error)."""
@@ -55,7 +86,7 @@ class Context:
     def forget_loaded(self) -> None:
         """Drop every cached load: called after a mutation commits, so payloads read fresh rows."""
         self.loaders = Loaders(
-            self.services.database,
+            self.reads,
             self.viewer_id,
             batch=self.services.settings.dataloader_batching,
         )

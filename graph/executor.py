@@ -36,7 +36,9 @@ from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet, 
 from graphql.execution.values import get_argument_values
 from strawberry.extensions import SchemaExtension
 
+from db.availability import database_unavailable
 from graph.context import Context
+from graph.extensions import masked
 
 BatchResolver = Callable[..., Awaitable[Sequence[Any]]]
 """`(parents, context, **arguments) -> one value per parent`."""
@@ -64,16 +66,20 @@ class LevelwiseExecution(SchemaExtension):
             and isinstance(context, Context)
             and context.services.settings.dataloader_batching
         ):
-            data = await execute_levelwise(
-                execution.schema._schema,
-                execution.graphql_document,
-                execution.variables,
-                execution.operation_name,
-                context,
-                self.resolvers,
-            )
-            if data is not None:
-                execution.result = ExecutionResult(data=data)
+            try:
+                data = await execute_levelwise(
+                    execution.schema._schema,
+                    execution.graphql_document,
+                    execution.variables,
+                    execution.operation_name,
+                    context,
+                    self.resolvers,
+                )
+            except Exception as outage:  # graphql-core would only meet it again, after as long
+                execution.result = ExecutionResult(data=None, errors=[masked(outage)])
+            else:
+                if data is not None:
+                    execution.result = ExecutionResult(data=data)
         yield
 
 
@@ -85,7 +91,11 @@ async def execute_levelwise(
     context: Context,
     resolvers: dict[tuple[str, str], BatchResolver],
 ) -> dict[str, Any] | None:
-    """The operation's `data`, or None when graphql-core must run it instead."""
+    """The operation's `data`, or None when graphql-core must run it instead.
+
+    A database that is unavailable (see `db.availability`) is raised instead: graphql-core
+    would wait for it as long again, to report the same outage.
+    """
     executor = Executor.build(schema, document, None, context, variables, operation_name)
     if isinstance(executor, list) or executor.operation.operation != OperationType.QUERY:
         return None
@@ -97,7 +107,10 @@ async def execute_levelwise(
     run = _Run(executor, context, resolvers)
     try:
         [data] = await run.objects(root, collected.grouped_field_set, [None])
-    except Exception:  # every failure is graphql-core's to report, with its path
+    except Exception as error:  # every other failure is graphql-core's to report, with its path
+        outage = _outage(error)
+        if outage is not None:
+            raise outage from None
         return None
     return data
 
@@ -178,6 +191,18 @@ class _Run:
         present = [value for value in values if value is not None]
         maps = iter(await self.objects(type_, subfields.grouped_field_set, present))
         return [None if value is None else next(maps) for value in values]
+
+
+def _outage(error: BaseException) -> BaseException | None:
+    """The database outage behind `error`, looking inside the groups a TaskGroup raises."""
+    if database_unavailable(error):
+        return error
+    if isinstance(error, BaseExceptionGroup):
+        for inner in error.exceptions:
+            found = _outage(inner)
+            if found is not None:
+                return found
+    return None
 
 
 def _read(field: GraphQLField, parents: list[Any]) -> list[Any]:

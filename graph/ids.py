@@ -7,6 +7,10 @@ import binascii
 
 from graph.errors import BadUserInput
 
+MAX_PK = 2**31 - 1
+"""The largest primary key there can be: they are `Integer` columns, 32 bits on PostgreSQL.
+A larger one names nothing, and must not reach a query, whose typed parameter would overflow."""
+
 
 def to_global_id(type_name: str, pk: int) -> str:
     return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
@@ -22,6 +26,6 @@ def from_global_id(global_id: str) -> tuple[str, int] | None:
     except (binascii.Error, UnicodeError, ValueError):
         raise BadUserInput(f"{global_id[:50]!r} is not a valid ID") from None
     type_name, _, pk = text.partition(":")
-    if not pk.isascii() or not pk.isdigit() or len(pk) > 18:
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 10 or int(pk) > MAX_PK:
         return None
     return type_name, int(pk)

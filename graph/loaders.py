@@ -1,13 +1,15 @@
 """Every DataLoader, made per request by one factory so no cache outlives its viewer.
 
-Each batch takes its own short-lived session: graphql-core resolves sibling fields
-concurrently, and one AsyncSession must never serve two coroutines at once.
+Every batch reads through the request's `Reads`, which hands its one session to one batch at
+a time: graphql-core resolves sibling fields concurrently, and an AsyncSession must never serve
+two coroutines at once.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
+from functools import cached_property, partial
 from typing import Any, TypeVar, cast
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -17,9 +19,9 @@ import db.articles
 import db.comments
 import db.tags
 import db.users
-from db.engine import Database
-from db.models import Article, Comment, User
+from db.engine import Reads
 from db.paging import Slice, Window
+from db.statements import Record
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -29,49 +31,78 @@ PageKey = tuple[int, Window]
 class Loaders:
     """The loaders of one request; `viewer_id` scopes the viewer-dependent ones."""
 
-    def __init__(self, database: Database, viewer_id: int | None, *, batch: bool = True) -> None:
-        self._database = database
+    def __init__(self, reads: Reads, viewer_id: int | None, *, batch: bool = True) -> None:
+        self._reads = reads
+        self._viewer_id = viewer_id
         self._batch = batch
-        self.user_by_id: DataLoader[int, User | None] = self._by_key(db.users.users_by_id, None)
-        self.article_by_id: DataLoader[int, Article | None] = self._by_key(db.articles.articles_by_id, None)
-        self.comment_by_id: DataLoader[int, Comment | None] = self._by_key(db.comments.comments_by_id, None)
-        self.tags_by_article_id: DataLoader[int, list[str]] = self._by_key(db.tags.names_by_article_id, [])
-        self.favorites_count_by_article_id: DataLoader[int, int] = self._by_key(
-            db.articles.favorite_counts, 0
-        )
-        self.comments_count_by_article_id: DataLoader[int, int] = self._by_key(
-            db.comments.counts_by_article_id, 0
-        )
-        self.followers_count_by_user_id: DataLoader[int, int] = self._by_key(db.users.follower_counts, 0)
-        self.following_count_by_user_id: DataLoader[int, int] = self._by_key(db.users.following_counts, 0)
-        self.articles_count_by_author_id: DataLoader[int, int] = self._by_key(
-            db.articles.counts_by_author_id, 0
-        )
-        self.favorites_count_by_user_id: DataLoader[int, int] = self._by_key(
-            db.articles.favorites_counts_by_user_id, 0
-        )
-        self.comments_page_by_article_id: DataLoader[PageKey, Slice] = self._paged(
-            db.comments.pages_by_article_id
-        )
-        self.articles_page_by_author_id: DataLoader[PageKey, Slice] = self._paged(
-            db.articles.pages_by_author_id
-        )
-        self.favorites_page_by_user_id: DataLoader[PageKey, Slice] = self._paged(
-            db.articles.favorites_pages_by_user_id
-        )
-        self.favorited_by_article_id: DataLoader[int, bool] = self._viewer_flags(
-            viewer_id, db.articles.favorited_ids, "user_id", "article_ids"
-        )
-        self.following_by_user_id: DataLoader[int, bool] = self._viewer_flags(
-            viewer_id, db.users.followed_ids, "follower_id", "user_ids"
-        )
+
+    # Each loader is made when a request first asks for it: most requests use a few.
+
+    @cached_property
+    def user_by_id(self) -> DataLoader[int, Record | None]:
+        return self._by_key(db.users.users_by_id, None)
+
+    @cached_property
+    def article_by_id(self) -> DataLoader[int, Record | None]:
+        return self._by_key(db.articles.articles_by_id, None)
+
+    @cached_property
+    def comment_by_id(self) -> DataLoader[int, Record | None]:
+        return self._by_key(db.comments.comments_by_id, None)
+
+    @cached_property
+    def tags_by_article_id(self) -> DataLoader[int, list[str]]:
+        return self._by_key(db.tags.names_by_article_id, [])
+
+    @cached_property
+    def favorites_count_by_article_id(self) -> DataLoader[int, int]:
+        return self._by_key(db.articles.favorite_counts, 0)
+
+    @cached_property
+    def comments_count_by_article_id(self) -> DataLoader[int, int]:
+        return self._by_key(db.comments.counts_by_article_id, 0)
+
+    @cached_property
+    def followers_count_by_user_id(self) -> DataLoader[int, int]:
+        return self._by_key(db.users.follower_counts, 0)
+
+    @cached_property
+    def following_count_by_user_id(self) -> DataLoader[int, int]:
+        return self._by_key(db.users.following_counts, 0)
+
+    @cached_property
+    def articles_count_by_author_id(self) -> DataLoader[int, int]:
+        return self._by_key(db.articles.counts_by_author_id, 0)
+
+    @cached_property
+    def favorites_count_by_user_id(self) -> DataLoader[int, int]:
+        return self._by_key(db.articles.favorites_counts_by_user_id, 0)
+
+    @cached_property
+    def comments_page_by_article_id(self) -> DataLoader[PageKey, Slice]:
+        return self._paged(db.comments.pages_by_article_id)
+
+    @cached_property
+    def articles_page_by_author_id(self) -> DataLoader[PageKey, Slice]:
+        return self._paged(db.articles.pages_by_author_id)
+
+    @cached_property
+    def favorites_page_by_user_id(self) -> DataLoader[PageKey, Slice]:
+        return self._paged(db.articles.favorites_pages_by_user_id)
+
+    @cached_property
+    def favorited_by_article_id(self) -> DataLoader[int, bool]:
+        return self._viewer_flags(self._viewer_id, db.articles.favorited_ids, "user_id", "article_ids")
+
+    @cached_property
+    def following_by_user_id(self) -> DataLoader[int, bool]:
+        return self._viewer_flags(self._viewer_id, db.users.followed_ids, "follower_id", "user_ids")
 
     def _by_key(
         self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[Mapping[K, V]]], default: V
     ) -> DataLoader[K, V]:
         async def load(keys: list[K]) -> list[V]:
-            async with self._database.read_session() as session:
-                found = await fetch(session, keys)
+            found = await self._reads.run(lambda session: fetch(session, keys))
             return [found.get(key, default) for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
@@ -86,10 +117,9 @@ class Loaders:
             for parent_id, window in keys:
                 parents[window].append(parent_id)
             pages: dict[PageKey, Slice] = {}
-            async with self._database.read_session() as session:
-                for window, parent_ids in parents.items():
-                    found = await fetch(session, parent_ids, window)
-                    pages.update({(pid, window): page for pid, page in found.items()})
+            for window, parent_ids in parents.items():
+                found = await self._reads.run(_bound(fetch, parent_ids, window))
+                pages.update({(pid, window): page for pid, page in found.items()})
             return [pages[key] for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
@@ -107,11 +137,19 @@ class Loaders:
             if viewer_id is None:
                 return [False] * len(keys)
             arguments: dict[str, Any] = {viewer_arg: viewer_id, ids_arg: keys}
-            async with self._database.read_session() as session:
-                found = await fetch(session, **arguments)
+            found = await self._reads.run(partial(fetch, **arguments))
             return [key in found for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
+
+
+def _bound(
+    fetch: Callable[[AsyncSession, Sequence[int], Window], Awaitable[dict[int, Slice]]],
+    parent_ids: Sequence[int],
+    window: Window,
+) -> Callable[[AsyncSession], Awaitable[dict[int, Slice]]]:
+    """`fetch` for these parents and window, waiting only for its session."""
+    return lambda session: fetch(session, parent_ids, window)
 
 
 async def load_all(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:

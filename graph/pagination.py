@@ -6,7 +6,7 @@ import asyncio
 import base64
 import binascii
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from functools import partial
 from typing import Any, Protocol, TypeVar
 
@@ -15,6 +15,7 @@ from strawberry.dataloader import DataLoader
 
 from db.paging import Key, Slice, Window
 from graph.errors import BadUserInput
+from graph.ids import MAX_PK
 from graph.loaders import PageKey, load_all
 
 C = TypeVar("C")
@@ -37,15 +38,21 @@ def encode_cursor(key: Key) -> str:
 
 
 def decode_cursor(cursor: str) -> Key:
-    """The key a cursor points at; `BadUserInput` for anything this server did not make."""
+    """The key a cursor points at; `BadUserInput` for anything this server did not make.
+
+    The time comes back in UTC and the id within the range of primary keys, so a forged
+    cursor can neither overflow a query's parameter nor fall outside the dates Python converts.
+    """
     try:
         sort_value, _, pk = base64.urlsafe_b64decode(cursor.encode()).decode().partition("|")
-        key = (datetime.fromisoformat(sort_value), int(pk))
-    except (binascii.Error, UnicodeError, ValueError):
+        moment = datetime.fromisoformat(sort_value)
+        if moment.tzinfo is None or not (pk.isascii() and pk.isdigit() and len(pk) <= 10):
+            raise ValueError(cursor)
+        if int(pk) > MAX_PK:
+            raise ValueError(cursor)
+        return (moment.astimezone(UTC), int(pk))
+    except (binascii.Error, UnicodeError, ValueError, OverflowError):
         raise BadUserInput("the cursor is malformed") from None
-    if key[0].tzinfo is None or not pk.isdigit():
-        raise BadUserInput("the cursor is malformed")
-    return key
 
 
 def window(

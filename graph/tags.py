@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 import strawberry
 
 import db.tags
@@ -27,6 +29,5 @@ async def find_tags(context: Context, *, first: int | None = None) -> list[Tag]:
     limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
         raise BadUserInput(f"`first` must be between 0 and {pagination.MAX_PAGE_SIZE}, got {limit}")
-    async with context.database.read_session() as session:
-        found = await db.tags.list_tags(session, limit=limit)
+    found = await context.read(partial(db.tags.list_tags, limit=limit))
     return [Tag(name=tag.name, article_count=tag.article_count) for tag in found]

@@ -11,7 +11,7 @@ import strawberry
 
 import db.articles
 import db.users
-from db.errors import DomainError
+from db.errors import DomainError, TooManyRequests
 from graph import pagination
 from graph.auth import issue_token
 from graph.context import Context, Info
@@ -115,7 +115,7 @@ async def favorite_pages(
         pagination.window(first, after),
         loaders.favorites_page_by_user_id,
         loaders.favorites_count_by_user_id,
-        partial(ArticleConnection.from_slice, key=lambda row: (row.favorited_at, row.id)),
+        partial(ArticleConnection.from_slice, key=lambda row: (row.page_sort, row.id)),
     )
 
 
@@ -154,16 +154,13 @@ async def feeds(
     from graph.articles import ArticleConnection
 
     window = pagination.window(first, after, last, before)
-    database = context.database
     connections = []
     for viewer in viewers:
         follower_id = viewer.user.row_id
-        async with database.read_session() as session:
-            page = await db.articles.list_feed(session, follower_id=follower_id, window=window)
+        page = await context.read(partial(db.articles.list_feed, follower_id=follower_id, window=window))
 
         async def total(follower_id: int = follower_id) -> int:
-            async with database.read_session() as session:
-                return await db.articles.count_feed(session, follower_id=follower_id)
+            return await context.read(partial(db.articles.count_feed, follower_id=follower_id))
 
         connections.append(ArticleConnection.from_slice(page, window, total))
     return connections
@@ -234,8 +231,7 @@ async def find_viewer(context: Context) -> Viewer | None:
 
 
 async def find_user(context: Context, *, username: str) -> User | None:
-    async with context.database.read_session() as session:
-        row = await db.users.get_by_username(session, username)
+    row = await context.read(partial(db.users.get_by_username, username=username))
     return User.from_row(row) if row else None
 
 
@@ -258,14 +254,26 @@ class UserMutations:
         info.context.forget_loaded()
         return AuthPayload(token=issue_token(services.settings, row.id), viewer=Viewer.from_row(row))
 
-    @strawberry.mutation
+    @strawberry.mutation(
+        description="A token for these credentials. Throttled per account and per client address: "
+        "past the limits it is a TOO_MANY_REQUESTS error whose retryAfter says when to try again."
+    )
     async def login(self, info: Info, input: LoginInput) -> AuthPayload:
-        services = info.context.services
+        context = info.context
+        services = context.services
         try:
+            services.login_throttle.check_address(context.client_address)
             async with services.database.read_session() as session:
                 row = await db.users.authenticate(
-                    session, email=input.email, password=input.password, passwords=services.passwords
+                    session,
+                    email=input.email,
+                    password=input.password,
+                    passwords=services.passwords,
+                    throttle=services.login_throttle,
                 )
+        except TooManyRequests as error:
+            context.retry_after(error.retry_after)
+            return AuthPayload(errors=user_errors(error))
         except DomainError as error:
             return AuthPayload(errors=user_errors(error))
         return AuthPayload(token=issue_token(services.settings, row.id), viewer=Viewer.from_row(row))
