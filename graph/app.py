@@ -9,12 +9,12 @@ from contextlib import asynccontextmanager
 from datetime import timedelta
 from typing import Any
 
-import orjson
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -22,14 +22,22 @@ from db.engine import Database
 from db.events import comment_events_for
 from db.passwords import Passwords
 from db.settings import Settings
-from graph.auth import InvalidToken, viewer_id_from_header
+from db.throttle import LoginThrottle
+from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
+from graph.encoding import encode_json
 from graph.graphiql import GRAPHIQL_STATIC, graphiql_html
 from graph.http import GraphQLOverHTTP
-from graph.schema import create_schema
+from graph.lane import QueryLane
+from graph.logs import configure_logging
+from graph.metrics import Metrics, metrics_endpoint
+from graph.observability import RequestObserver, count_statements
+from graph.schema import BATCH_RESOLVERS, create_schema
 from graph.subscriptions import TextFrameWebSocket
+from graph.tracing import install_tracer_provider
 
 log = logging.getLogger("conduit")
+_CONTEXTS = "conduit.contexts"
 NO_ACK_PAYLOAD: UnsetType = UNSET
 
 
@@ -55,12 +63,15 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         return graphiql_html()
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
-        """A token in the connection_init payload signs the socket in; a bad one is refused."""
+        """A token in the connection_init payload signs the socket in; a bad one is refused, as
+        is a bad one in the upgrade request's header that the payload does not replace."""
         params = context.connection_params
         authorization = None
         if isinstance(params, dict):
             authorization = params.get("Authorization", params.get("authorization"))
         if authorization is None:
+            if context.auth_error is not None:  # a bad token in the upgrade request's header
+                raise ConnectionRejectionError({"message": context.auth_error, "code": "UNAUTHENTICATED"})
             return NO_ACK_PAYLOAD
         if not isinstance(authorization, str):
             raise ConnectionRejectionError({"message": "Authorization must be a string"})
@@ -74,15 +85,21 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         services: Services = self._app.state.services
-        authorization = request.headers.get("authorization")
-        try:
-            viewer_id = viewer_id_from_header(services.settings, authorization)
-        except InvalidToken as error:
-            return Context(services, auth_error=str(error))
-        return Context(services, viewer_id=viewer_id)
+        over_http = isinstance(request, Request)
+        context = request_context(services, request.headers.get("authorization"), over_http=over_http)
+        context.client_address = request.client.host if request.client else None
+        if isinstance(response, Response):
+            context.response_headers = response.headers
+        if over_http:
+            request.scope.setdefault(_CONTEXTS, []).append(context)
+        return context
+
+    async def finish(self, scope: Scope) -> None:
+        for context in scope.pop(_CONTEXTS, ()):
+            await context.close()
 
     def encode_json(self, data: object) -> bytes:
-        return orjson.dumps(data)
+        return encode_json(data)
 
 
 def _tune_garbage_collector() -> None:
@@ -96,15 +113,22 @@ def _tune_garbage_collector() -> None:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for these settings; the engine is made when it starts and disposed when it stops."""
     settings = settings or Settings()
+    configure_logging(settings)
+    install_tracer_provider(settings)
+    metrics = Metrics(settings.metrics_max_operation_names) if settings.metrics_enabled else None
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(settings)
+        count_statements(database.engine)
+        if metrics is not None:
+            metrics.pool.engine = database.engine
         app.state.services = Services(
             settings=settings,
             database=database,
             passwords=Passwords(settings),
             events=comment_events_for(settings),
+            login_throttle=LoginThrottle(settings),
         )
         await app.state.services.events.start()
         if settings.environment != "test":
@@ -122,7 +146,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=None,
     )
+    app.state.metrics = metrics
+    if metrics is not None:
+        app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     graphql = GraphQLApp(app, settings)
+    if settings.dataloader_batching and not settings.otel_enabled:  # the lane has no spans
+        schema = graphql.schema._schema  # type: ignore[attr-defined]
+        app.add_middleware(QueryLane, schema=schema, settings=settings, resolvers=BATCH_RESOLVERS)
+    # Added last, so outermost: it observes every request, whichever layer answers it.
+    app.add_middleware(RequestObserver, metrics=metrics)
     app.router.routes.extend(
         [
             Route("/graphql", graphql, methods=["GET", "POST"]),

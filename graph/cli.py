@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> None:
 def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
     import uvicorn
 
+    from graph.logs import configure_logging
+
+    configure_logging(settings)  # the supervisor's lines (workers, reload) are JSON too
     uvicorn.run(
         "graph.app:create_app",
         factory=True,
@@ -66,6 +69,8 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         workers=arguments.workers,
         reload=arguments.reload,
         log_level=settings.log_level.lower(),
+        log_config=None,  # graph/logs.py configures logging, in every worker's create_app
+        access_log=False,  # graph/observability.py writes the access line
     )
 
 

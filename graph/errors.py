@@ -7,7 +7,7 @@ from enum import Enum
 import strawberry
 from graphql import GraphQLError
 
-from db.errors import DomainError, Invalids
+from db.errors import DomainError, Invalids, TooManyRequests
 
 
 @strawberry.enum(description="Why a mutation refused its input.")
@@ -29,6 +29,10 @@ class UserErrorCode(Enum):
         "CONFLICT",
         description="The object changed since the client read it (see expectedUpdatedAt).",
     )
+    TOO_MANY_REQUESTS = strawberry.enum_value(
+        "TOO_MANY_REQUESTS",
+        description="Refused without being tried: too many attempts; retry after retryAfter seconds.",
+    )
 
 
 @strawberry.type(description="An expected failure of a mutation, reported as data.")
@@ -39,6 +43,10 @@ class UserError:
     )
     message: str
     code: UserErrorCode
+    retry_after: int | None = strawberry.field(
+        default=None,
+        description="With TOO_MANY_REQUESTS: seconds to wait before trying again; null otherwise.",
+    )
 
 
 def user_errors(error: DomainError, prefix: tuple[str, ...] = ("input",)) -> list[UserError]:
@@ -49,6 +57,7 @@ def user_errors(error: DomainError, prefix: tuple[str, ...] = ("input",)) -> lis
             field=[*prefix, *(_camel(part) for part in e.field)] if e.field else [],
             message=e.message,
             code=UserErrorCode(e.code.value),
+            retry_after=e.retry_after if isinstance(e, TooManyRequests) else None,
         )
         for e in found
     ]
@@ -78,3 +87,12 @@ class Unauthenticated(RequestError):
 
 class Forbidden(RequestError):
     code = "FORBIDDEN"
+
+
+class ServiceUnavailable(RequestError):
+    """The database (or the comment listener) cannot serve right now: the client may retry.
+
+    Never a bug of the request; `graph.extensions` reports database outages with this code.
+    """
+
+    code = "SERVICE_UNAVAILABLE"

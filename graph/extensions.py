@@ -10,10 +10,20 @@ from contextlib import suppress
 from functools import lru_cache
 from typing import Any
 
-from graphql import DocumentNode, ExecutionResult, GraphQLError, parse
+from graphql import (
+    DocumentNode,
+    ExecutionResult,
+    GraphQLError,
+    OperationDefinitionNode,
+    OperationType,
+    get_operation_ast,
+    parse,
+)
 from strawberry.extensions import SchemaExtension
 
+from db.availability import database_unavailable
 from graph.context import Context
+from graph.errors import ServiceUnavailable
 
 log = logging.getLogger("conduit.errors")
 
@@ -29,6 +39,44 @@ class RefuseInvalidToken(SchemaExtension):
                 errors=[GraphQLError(context.auth_error, extensions={"code": "UNAUTHENTICATED"})],
             )
         yield
+
+
+class OperationOverHTTP(SchemaExtension):
+    """What an HTTP request may run, as the GraphQL spec and our transport have it.
+
+    A document of several operations must name the one to run (Strawberry ran the first);
+    a subscription is served over the WebSocket on the same path, not over HTTP (Strawberry
+    ran it as a query and failed inside it). Both are request errors: nothing runs.
+    """
+
+    def on_execute(self) -> Iterator[None]:
+        execution = self.execution_context
+        document = execution.graphql_document
+        context = execution.context
+        if execution.result is None and document is not None:
+            operations = [d for d in document.definitions if isinstance(d, OperationDefinitionNode)]
+            # Strawberry's `operation_name` falls back to the first operation's: ask what was sent.
+            provided = getattr(execution, "_provided_operation_name", execution.operation_name)
+            if provided is None and len(operations) > 1:
+                execution.result = _refused(
+                    "Must provide operation name if query contains multiple operations.",
+                    "BAD_USER_INPUT",
+                )
+            elif isinstance(context, Context) and context.over_http and _subscribes(document, execution):
+                execution.result = _refused(
+                    "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.",
+                    "BAD_REQUEST",
+                )
+        yield
+
+
+def _subscribes(document: DocumentNode, execution: Any) -> bool:
+    operation = get_operation_ast(document, execution.operation_name)
+    return operation is not None and operation.operation == OperationType.SUBSCRIPTION
+
+
+def _refused(message: str, code: str) -> ExecutionResult:
+    return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
 
 
 @lru_cache(maxsize=256)
@@ -81,6 +129,13 @@ class CodedErrors(SchemaExtension):
             return
         result.errors = mask_unexpected(result.errors)
 
+    def on_stream_result(self, result: Any) -> Iterator[None]:
+        """A subscription's results are sent one by one, long before its operation ends."""
+        errors = getattr(result, "errors", None)
+        if errors:
+            result.errors = mask_unexpected(errors)
+        yield
+
 
 def mask_unexpected(errors: Sequence[GraphQLError]) -> list[GraphQLError]:
     """The errors a client may see: coded, unexpected ones masked (and logged), no suggestions.
@@ -106,11 +161,39 @@ def _safe(error: GraphQLError) -> GraphQLError:
     if original is None or isinstance(original, GraphQLError):
         _code([error], "BAD_USER_INPUT")
         return error
+    return masked(original, nodes=error.nodes, path=error.path)
+
+
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+
+
+def masked(
+    exception: BaseException, *, nodes: Any = None, path: Sequence[str | int] | None = None
+) -> GraphQLError:
+    """What a client sees of an unexpected exception, logged with the `errorId` it carries.
+
+    A database that cannot be reached or answers too late is `SERVICE_UNAVAILABLE`, logged as
+    one warning line (an outage would otherwise fill the log with identical tracebacks);
+    anything else is `INTERNAL_SERVER_ERROR` with its traceback. Also for code outside
+    GraphQL execution (an HTTP fast path) that catches an exception and must answer.
+    """
     error_id = uuid.uuid4().hex
-    log.error("unexpected error %s", error_id, exc_info=original)
-    return GraphQLError(
-        "Internal server error",
-        nodes=error.nodes,
-        path=error.path,
-        extensions={"code": "INTERNAL_SERVER_ERROR", "errorId": error_id},
-    )
+    if database_unavailable(exception):
+        log.warning("database unavailable %s: %s", error_id, _describe(exception))
+        message, code = DATABASE_UNAVAILABLE, ServiceUnavailable.code
+    else:
+        log.error("unexpected error %s", error_id, exc_info=exception)
+        message, code = "Internal server error", "INTERNAL_SERVER_ERROR"
+    return GraphQLError(message, nodes=nodes, path=path, extensions={"code": code, "errorId": error_id})
+
+
+def _describe(exception: BaseException) -> str:
+    """The exception's kind and its driver's, never its text (which may quote parameters)."""
+    kinds = [type(exception).__name__]
+    original = getattr(exception, "orig", None)
+    if original is not None:
+        kinds.append(type(original).__name__)
+        code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+        if code:
+            kinds.append(str(code))
+    return " / ".join(kinds)

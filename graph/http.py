@@ -16,8 +16,6 @@ asks of a server and what production needs:
 
 from __future__ import annotations
 
-import logging
-import uuid
 from typing import Any, Generic
 
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
@@ -29,18 +27,20 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.typevars import Context, RootValue
 
-log = logging.getLogger("conduit.errors")
+from graph.extensions import masked
 
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
-_CODES = {
+#: The code of each refusal made at the HTTP level, before any operation runs.
+REFUSAL_CODES = {
     400: "BAD_REQUEST",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
     415: "UNSUPPORTED_MEDIA_TYPE",
     500: "INTERNAL_SERVER_ERROR",
+    503: "SERVICE_UNAVAILABLE",
 }
 
 
@@ -68,11 +68,19 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             )
         except HTTPException as error:
             response = self.error_response(error.status_code, error.reason, media_type)
-        except Exception:
-            error_id = uuid.uuid4().hex
-            log.exception("unexpected error %s", error_id)
-            response = self.error_response(500, "Internal server error", media_type, error_id=error_id)
+        except Exception as exception:
+            unexpected = masked(exception)  # logged there, with the errorId it carries
+            extensions = unexpected.extensions or {}
+            status = 503 if extensions.get("code") == "SERVICE_UNAVAILABLE" else 500
+            response = self.error_response(
+                status, unexpected.message, media_type, error_id=str(extensions.get("errorId"))
+            )
+        finally:
+            await self.finish(scope)
         await response(scope, receive, send)
+
+    async def finish(self, scope: Scope) -> None:
+        """Called once the request's result is known, before it is sent: release what it held."""
 
     def _bounded(self, receive: Receive) -> Receive:
         """`receive`, raising `PayloadTooLarge` once the body grows past the limit."""
@@ -99,7 +107,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
     def error_response(
         self, status: int, message: str, media_type: str, *, error_id: str | None = None
     ) -> Response:
-        extensions: dict[str, str] = {"code": _CODES.get(status, "BAD_REQUEST")}
+        extensions: dict[str, str] = {"code": REFUSAL_CODES.get(status, "BAD_REQUEST")}
         if error_id is not None:
             extensions["errorId"] = error_id
         body = {"errors": [{"message": message, "extensions": extensions}]}
@@ -179,6 +187,8 @@ def request_error_status(response: GraphQLHTTPResponse) -> int | None:
     codes = {error.get("extensions", {}).get("code") for error in errors if isinstance(error, dict)}
     if "INTERNAL_SERVER_ERROR" in codes:
         return 500
+    if "SERVICE_UNAVAILABLE" in codes:
+        return 503
     if "UNAUTHENTICATED" in codes:
         return 401
     return 400

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from graphql import (
-    ExecutionResult,
+    DocumentNode,
     FieldNode,
     FragmentDefinitionNode,
     FragmentSpreadNode,
@@ -51,18 +51,32 @@ _TOO_MANY_TOKENS = "Document contains more than"
 Fragments = Mapping[str, FragmentDefinitionNode]
 
 
-def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
-    """The extensions that enforce the limits of these settings (and disable introspection)."""
+def limit_rules(settings: Settings) -> list[type[ASTValidationRule]]:
+    """The validation rules enforcing the shape limits (and, when off, refusing introspection)."""
     rules: list[type[ASTValidationRule]] = [
         shape_rule(max_depth=settings.max_query_depth, max_aliases=settings.max_query_aliases)
     ]
     if not settings.introspection_enabled:
         rules.append(NoSchemaIntrospectionCustomRule)
+    return rules
+
+
+def limit_extensions(settings: Settings) -> list[Callable[[], SchemaExtension]]:
+    """The extensions that enforce the limits of these settings (and disable introspection)."""
+    rules = limit_rules(settings)
     return [
         lambda: TokenLimit(settings.max_query_tokens),
         lambda: AddValidationRules(rules),
         lambda: CostLimit(settings.max_query_cost),
     ]
+
+
+def cost_report(requested: int | None, limit: int) -> dict[str, Any]:
+    """The `extensions` entry of a response; none when nothing is read, so that
+    `{ __typename }` answers exactly `{"data": …}`."""
+    if not requested:
+        return {}
+    return {"cost": {"requested": requested, "limit": limit}}
 
 
 def refusal(message: str, limit: str, requested: int, maximum: int) -> GraphQLError:
@@ -174,29 +188,26 @@ class CostLimit(SchemaExtension):
         self.measured = False
         self.requested: int | None = None
 
-    def on_execute(self) -> Iterator[None]:
+    def on_validate(self) -> Iterator[None]:
+        """Refuse as the last step of validation, so that every kind of operation stops there:
+        a subscription's execution ignores a result set early (in `on_execute`), and would run.
+
+        It must come after the hook that validates (the validation cache): a document found
+        invalid keeps its own errors, and a refusal is never overwritten by a validation.
+        """
         context = self.execution_context
-        requested = self._cost()
-        if context.result is None and requested is not None and requested > self.limit:
-            context.result = ExecutionResult(
-                data=None,
-                errors=[
-                    refusal(
-                        f"The operation may read {requested} rows, more than the limit of "
-                        f"{self.limit}: ask for smaller pages (first/last) or fewer nested lists.",
-                        "cost",
-                        requested,
-                        self.limit,
-                    )
-                ],
-            )
+        if not context.pre_execution_errors:
+            requested = self._cost()
+            if requested is not None and requested > self.limit:
+                message = (
+                    f"The operation may read {requested} rows, more than the limit of {self.limit}: "
+                    "ask for smaller pages (first/last) or fewer nested lists."
+                )
+                context.pre_execution_errors = [refusal(message, "cost", requested, self.limit)]
         yield
 
     def get_results(self) -> dict[str, Any]:
-        requested = self._cost()
-        if not requested:  # nothing is read: `{ __typename }` answers exactly {"data": …}
-            return {}
-        return {"cost": {"requested": requested, "limit": self.limit}}
+        return cost_report(self._cost(), self.limit)
 
     def _cost(self) -> int | None:
         """The estimate, made once: a document that failed validation is measured for the report."""
@@ -206,19 +217,46 @@ class CostLimit(SchemaExtension):
         return self.requested
 
     def _estimate(self) -> int | None:
-        """The cost of the operation to run, None when there is no single operation to measure."""
         context = self.execution_context
-        document = context.graphql_document
-        if document is None:
+        if context.graphql_document is None:
             return None
-        operation = get_operation_ast(document, context.operation_name)
-        if operation is None:
-            return None
-        schema = context.schema._schema
-        root = schema.get_root_type(operation.operation)
-        variables = _Variables(operation, context.variables or {})
-        cost = _Cost(schema, _fragments(document.definitions), variables)
-        return cost.measure(operation.selection_set, root)
+        return estimate_cost(
+            context.schema._schema, context.graphql_document, context.operation_name, context.variables
+        )
+
+
+def estimate_cost(
+    schema: GraphQLSchema,
+    document: DocumentNode,
+    operation_name: str | None,
+    variables: Mapping[str, Any] | None,
+) -> int | None:
+    """The cost of the operation to run, None when there is no single operation to measure."""
+    operation = get_operation_ast(document, operation_name)
+    if operation is None:
+        return None
+    root = schema.get_root_type(operation.operation)
+    cost = _Cost(schema, _fragments(document.definitions), _Variables(operation, variables or {}))
+    return cost.measure(operation.selection_set, root)
+
+
+def sizes_vary(document: DocumentNode) -> bool:
+    """Whether a variable sets a page size (`first`, `last`, `ids`) anywhere in the document.
+    When none does, every request of the document has the same cost."""
+    return any(
+        argument.name.value in ("first", "last", "ids") and isinstance(argument.value, VariableNode)
+        for field in _fields(document.definitions)
+        for argument in field.arguments or ()
+    )
+
+
+def _fields(nodes: Any) -> Iterator[FieldNode]:
+    for node in nodes:
+        if isinstance(node, FieldNode):
+            yield node
+        selection_set = getattr(node, "selection_set", None)
+        if selection_set is not None:
+            yield from _fields(selection_set.selections)
 
 
 class _Variables:

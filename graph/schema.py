@@ -17,10 +17,18 @@ from graph import articles, comments, pagination, tags, users
 from graph.articles import ArticleMutations, ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
 from graph.executor import BatchResolver, LevelwiseExecution, at_root
-from graph.extensions import CachedParser, CodedErrors, RefuseInvalidToken, mask_unexpected
+from graph.extensions import (
+    CachedParser,
+    CodedErrors,
+    OperationOverHTTP,
+    RefuseInvalidToken,
+    mask_unexpected,
+)
 from graph.limits import limit_extensions
 from graph.node import NodeQueries
+from graph.observability import RecordOperation
 from graph.tags import TagQueries
+from graph.tracing import tracing_extensions
 from graph.users import UserMutations, UserQueries
 
 Query = merge_types("Query", (NodeQueries, UserQueries, ArticleQueries, TagQueries))
@@ -70,14 +78,19 @@ class ConduitSchema(strawberry.Schema):
 def create_schema(settings: Settings) -> strawberry.Schema:
     """The schema with its extensions; their order is the order of their hooks' first halves.
 
-    The limits set the parse options before parsing and add their validation rules before
-    validation; the validation cache keys on those rules, so it never skips them.
+    The limits set the parse options and add their validation rules in `on_operation`, before
+    any parsing or validation; the validation cache keys on those rules, so it never skips
+    them. The cost is refused within validation, once the validation cache has found the
+    document valid.
     """
     extensions: list[type[SchemaExtension] | Callable[[], SchemaExtension]] = [
-        *limit_extensions(settings),
+        RecordOperation,
+        *tracing_extensions(settings),
         CachedParser,
         ValidationCache,
+        *limit_extensions(settings),  # after the validation cache: see `CostLimit.on_validate`
         RefuseInvalidToken,
+        OperationOverHTTP,
         CodedErrors,
         partial(LevelwiseExecution, BATCH_RESOLVERS),
     ]

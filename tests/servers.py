@@ -51,6 +51,15 @@ async def serving_in_loop(app: FastAPI) -> AsyncIterator[str]:
 @contextlib.contextmanager
 def serving_process(database_url: str, *, workers: int = 1, **env: str) -> Iterator[str]:
     """`uvicorn graph.app:create_app --factory` in a subprocess on a free port; yields its base URL."""
+    with server_process(database_url, workers=workers, **env) as (base, _):
+        yield base
+
+
+@contextlib.contextmanager
+def server_process(
+    database_url: str, *, workers: int = 1, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`serving_process` that also yields the process, for tests that signal it themselves."""
     port = free_port()
     environment = {
         **os.environ,
@@ -74,9 +83,10 @@ def serving_process(database_url: str, *, workers: int = 1, **env: str) -> Itera
                     break
             assert time.monotonic() < deadline, "the server did not become ready in 30 s"
             time.sleep(0.1)
-        yield base
+        yield base, process
     finally:
-        os.killpg(process.pid, signal.SIGTERM)
+        with contextlib.suppress(ProcessLookupError):  # the test may have stopped it already
+            os.killpg(process.pid, signal.SIGTERM)
         try:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:

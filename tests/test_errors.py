@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 import graph.app
+import graph.auth
 import graph.limits
 from tests.served import post, served
 
@@ -106,7 +107,7 @@ def _explode(*_: Any, **__: Any) -> Any:
     "target",
     [
         (graph.limits._Shape, "measure"),  # inside a validation rule
-        (graph.limits.CostLimit, "_estimate"),  # inside an extension, before execution
+        (graph.limits._Cost, "measure"),  # inside an extension (the cost limit), before execution
     ],
     ids=["validation-rule", "extension"],
 )
@@ -133,7 +134,7 @@ async def test_an_exception_before_execution_is_masked_and_logged(
 async def test_an_exception_in_the_context_getter_is_a_masked_500(
     sqlite_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(graph.app, "viewer_id_from_header", _explode)
+    monkeypatch.setattr(graph.auth, "viewer_id_from_header", _explode)
     async with served(sqlite_url) as client:
         response = await post(client, "{ __typename }", Accept="application/graphql-response+json")
     assert response.status_code == 500
