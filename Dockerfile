@@ -8,7 +8,9 @@ COPY pyproject.toml README.md alembic.ini ./
 COPY db ./db
 COPY graph ./graph
 COPY migrations ./migrations
-RUN pip install --no-compile -e . && useradd --system --no-create-home conduit
+# Optional extras, e.g. `--build-arg EXTRAS=otel` for OpenTelemetry tracing (README "Observability").
+ARG EXTRAS=""
+RUN pip install --no-compile -e ".${EXTRAS:+[$EXTRAS]}" && useradd --system --no-create-home conduit
 USER conduit
 
 ENV HOST=0.0.0.0 PORT=8000
