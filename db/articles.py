@@ -17,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
+from db.fetch import fetch
 from db.models import Article, Favorite, Follow, User, utc_now
 from db.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
-from db.statements import Record, any_of, author_columns, insert_ignoring_duplicates, records
+from db.statements import Record, any_of, author_columns, insert_ignoring_duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +60,12 @@ _FAVORITED = select(_FAVORITES.c.article_id).where(
 async def get_by_slug(session: AsyncSession, slug: str) -> Record | None:
     if not rules.comparable(slug):
         return None
-    found = records(await session.execute(_BY_SLUG, {"slug": slug}))
+    found = await fetch(session, _BY_SLUG, {"slug": slug})
     return found[0] if found else None
 
 
 async def articles_by_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, Record]:
-    found = records(await session.execute(_BY_IDS, {"ids": article_ids}))
+    found = await fetch(session, _BY_IDS, {"ids": article_ids})
     return {article.id: article for article in found}
 
 
@@ -113,7 +114,7 @@ async def list_articles(session: AsyncSession, *, narrowing: ArticleFilter, wind
     if values is None:
         return Slice([], has_more=False)
     stmt = _listing(frozenset(values), window.shape)
-    return cut(records(await session.execute(stmt, {**values, **window.parameters()})), window)
+    return cut(await fetch(session, stmt, {**values, **window.parameters()}), window)
 
 
 async def count_articles(session: AsyncSession, *, narrowing: ArticleFilter) -> int:
@@ -133,7 +134,7 @@ def _feed(shape: Shape) -> Query:
 async def list_feed(session: AsyncSession, *, follower_id: int, window: Window) -> Slice:
     """Articles by the users `follower_id` follows, newest first."""
     parameters = {"follower_id": follower_id, **window.parameters()}
-    return cut(records(await session.execute(_feed(window.shape), parameters)), window)
+    return cut(await fetch(session, _feed(window.shape), parameters), window)
 
 
 async def count_feed(session: AsyncSession, *, follower_id: int) -> int:

@@ -9,9 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import articles, rules
 from db.errors import Forbidden, NotFound
+from db.fetch import fetch
 from db.models import Comment, User, utc_now
 from db.paging import ParentPages, Slice, Window
-from db.statements import Record, any_of, author_columns, records
+from db.statements import Record, any_of, author_columns
 
 _COMMENTS = Comment.__table__
 OLDEST_FIRST = (_COMMENTS.c.created_at, _COMMENTS.c.id)
@@ -31,7 +32,7 @@ _COUNTS = (
 
 
 async def comments_by_id(session: AsyncSession, comment_ids: Sequence[int]) -> dict[int, Record]:
-    found = records(await session.execute(_BY_IDS, {"ids": comment_ids}))
+    found = await fetch(session, _BY_IDS, {"ids": comment_ids})
     return {comment.id: comment for comment in found}
 
 

@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.availability import database_unavailable
+from db.fetch import ReadSession
 from db.settings import Settings
 
 T = TypeVar("T")
@@ -171,7 +172,9 @@ class Database:
         return cls(
             engine,
             async_sessionmaker(writes, expire_on_commit=False, autoflush=False),
-            async_sessionmaker(reads, expire_on_commit=False, autoflush=False),
+            async_sessionmaker(
+                reads, expire_on_commit=False, autoflush=False, sync_session_class=ReadSession
+            ),
             WriterQueue(settings.db_pool_timeout_seconds) if settings.is_sqlite else None,
         )
 

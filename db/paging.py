@@ -17,7 +17,8 @@ from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, selec
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.statements import any_of, has_lateral, records
+from db.fetch import fetch
+from db.statements import any_of, has_lateral
 
 Key = tuple[datetime, int]
 #: Any SELECT, whatever its columns.
@@ -192,7 +193,7 @@ class ParentPages:
     ) -> dict[int, Slice]:
         """The window of each parent's list (an empty slice for a parent without rows)."""
         stmt = self.statement(window.shape, has_lateral(session))
-        rows = records(await session.execute(stmt, {"ids": parent_ids, **window.parameters()}))
+        rows = await fetch(session, stmt, {"ids": parent_ids, **window.parameters()})
         return slices_by_parent(rows, parent_ids, window)
 
 

@@ -39,7 +39,7 @@ def _picker(indexes: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]
 
 
 @cache
-def _record_maker(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Record]:
+def record_maker(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Record]:
     """How to make a record of a row with these columns. Columns named `prefix__name` form a
     nested record `prefix` (the row of a joined table, like an article's `author`), None when
     its first column is (an outer join that found nothing)."""
@@ -73,8 +73,8 @@ def author_columns(users: FromClause) -> list[ColumnElement[Any]]:
 
 
 def records(result: Result[Any]) -> list[Record]:
-    """The rows of `result` as named tuples of its columns (see `_record_maker`)."""
-    make = _record_maker(tuple(result.keys()))
+    """The rows of `result` as named tuples of its columns (see `record_maker`)."""
+    make = record_maker(tuple(result.keys()))
     return [make(row) for row in result]
 
 

@@ -11,9 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules
 from db.errors import BadCredentials, DomainError, Invalid, Invalids, NotFound, Taken
+from db.fetch import fetch
 from db.models import Follow, User, utc_now
 from db.passwords import Passwords
-from db.statements import Record, any_of, insert_ignoring_duplicates, records
+from db.statements import Record, any_of, insert_ignoring_duplicates
 from db.throttle import LoginThrottle
 
 TAKEN = "has already been taken"
@@ -31,7 +32,7 @@ _BY_IDS = select(_USERS).where(any_of(_USERS.c.id))
 async def get_by_username(session: AsyncSession, username: str) -> Record | None:
     if not rules.comparable(username):
         return None
-    found = records(await session.execute(_BY_USERNAME, {"key": rules.key(username)}))
+    found = await fetch(session, _BY_USERNAME, {"key": rules.key(username)})
     return found[0] if found else None
 
 
@@ -42,7 +43,7 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 
 
 async def users_by_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, Record]:
-    return {user.id: user for user in records(await session.execute(_BY_IDS, {"ids": user_ids}))}
+    return {user.id: user for user in await fetch(session, _BY_IDS, {"ids": user_ids})}
 
 
 async def create(

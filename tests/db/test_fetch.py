@@ -1,0 +1,147 @@
+"""db/fetch.py: prebuilt reads run on the driver in read sessions on PostgreSQL, through
+SQLAlchemy everywhere else, and give the same records and the same errors either way."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import asyncpg
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import event, func, insert, select, text
+from sqlalchemy.exc import DBAPIError
+
+from db.availability import database_unavailable
+from db.engine import Database
+from db.fetch import ReadSession, fetch, is_prepared
+from db.models import Tag
+from db.statements import any_of, records
+from tests.conftest import engine_url, settings_for
+
+NAMES = [f"tag{number}" for number in range(8)]
+TAGS = Tag.__table__
+# A bound list, a value given in the statement itself (the LIMIT), and an ordering.
+BY_IDS = (
+    select(TAGS.c.id, TAGS.c.name.label("tag_name")).where(any_of(TAGS.c.id)).order_by(TAGS.c.name).limit(5)
+)
+FAILING = select(text("*")).select_from(text("no_such_table"))
+
+
+@pytest.fixture
+def database(app: FastAPI) -> Database:
+    found: Database = app.state.services.database
+    return found
+
+
+@pytest.fixture
+async def tag_ids(database: Database) -> list[int]:
+    async with database.unit_of_work() as session:
+        await session.execute(insert(Tag), [{"name": name} for name in NAMES])
+    async with database.read_session() as session:
+        return list((await session.scalars(select(Tag.id))).all())
+
+
+class Heard:
+    """The statements the engine's `before_cursor_execute` listeners hear, with whether they
+    came with SQLAlchemy's execution context (None when run on the driver)."""
+
+    def __init__(self) -> None:
+        self.statements: list[tuple[str, bool]] = []
+
+    def __call__(self, _: Any, __: Any, statement: str, ___: Any, context: Any, ____: bool) -> None:
+        self.statements.append((statement, context is not None))
+
+
+@pytest.fixture
+def heard(database: Database) -> Iterator[Heard]:
+    listener = Heard()
+    event.listen(database.engine.sync_engine, "before_cursor_execute", listener)
+    yield listener
+    event.remove(database.engine.sync_engine, "before_cursor_execute", listener)
+
+
+async def test_the_records_are_those_of_sqlalchemys_execution(database: Database, tag_ids: list[int]) -> None:
+    async with database.read_session() as session:
+        expected = records(await session.execute(BY_IDS, {"ids": tag_ids}))
+        found = await fetch(session, BY_IDS, {"ids": tag_ids})
+    assert found == expected
+    assert [record.tag_name for record in found] == NAMES[:5]
+    assert found[0]._fields == ("id", "tag_name")
+
+
+async def test_reads_run_on_the_driver_on_postgresql_only_and_are_heard(
+    database: Database, tag_ids: list[int], heard: Heard, engine_name: str
+) -> None:
+    async with database.read_session() as session:
+        await fetch(session, BY_IDS, {"ids": tag_ids})
+    [(statement, through_sqlalchemy)] = heard.statements
+    assert "tags" in statement
+    assert through_sqlalchemy == (engine_name == "sqlite")
+    assert is_prepared(BY_IDS, database.engine.dialect) == (engine_name == "postgresql")
+
+
+async def test_a_unit_of_work_reads_through_sqlalchemy_inside_its_transaction(
+    database: Database, heard: Heard
+) -> None:
+    """A write's reads must see its own uncommitted rows and take part in its transaction."""
+    async with database.unit_of_work() as session:
+        await session.execute(insert(Tag), [{"name": "fresh"}])
+        ids = list((await session.scalars(select(Tag.id))).all())
+        found = await fetch(session, BY_IDS, {"ids": ids})
+        assert [record.tag_name for record in found] == ["fresh"]
+    assert all(through_sqlalchemy for _, through_sqlalchemy in heard.statements)
+
+
+async def test_a_session_forgets_its_connection_on_close(database: Database, tag_ids: list[int]) -> None:
+    session = database.readers()
+    reader = session.sync_session
+    assert isinstance(reader, ReadSession)
+    assert len(await fetch(session, BY_IDS, {"ids": tag_ids})) == 5
+    await session.close()
+    assert reader.driver is None
+    assert len(await fetch(session, BY_IDS, {"ids": tag_ids[:2]})) == 2  # on a connection of its own
+    await session.close()
+    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+
+
+async def test_a_failing_statement_raises_a_dbapi_error(database: Database, tag_ids: list[int]) -> None:
+    async with database.read_session() as session:
+        with pytest.raises(DBAPIError) as raised:
+            await fetch(session, FAILING, {})
+    assert not raised.value.connection_invalidated
+    assert not database_unavailable(raised.value)
+    async with database.read_session() as session:  # the connection is still good
+        assert len(await fetch(session, BY_IDS, {"ids": tag_ids})) == 5
+
+
+PID = select(func.pg_backend_pid().label("pid"))
+
+
+@pytest.fixture
+async def postgres(sqlite_url: str) -> AsyncIterator[Database]:
+    """PostgreSQL alone: only a server can drop a connection (SQLite reads go through SQLAlchemy)."""
+    database = Database.from_settings(settings_for(engine_url("postgresql", sqlite_url)))
+    yield database
+    await database.dispose()
+
+
+async def _terminate(database: Database, pid: int) -> None:
+    url = database.engine.url.set(drivername="postgresql")
+    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
+    await connection.execute("SELECT pg_terminate_backend($1)", pid)
+    await connection.close()
+
+
+async def test_a_lost_connection_is_an_outage_and_is_not_lent_again(postgres: Database) -> None:
+    session = postgres.readers()
+    [record] = await fetch(session, PID, {})
+    await _terminate(postgres, record.pid)
+    with pytest.raises(DBAPIError) as raised:
+        await fetch(session, PID, {})
+    await session.close()
+    assert raised.value.connection_invalidated
+    assert database_unavailable(raised.value)
+    async with postgres.read_session() as fresh:
+        [again] = await fetch(fresh, PID, {})
+    assert again.pid != record.pid
