@@ -15,19 +15,21 @@ free, so running one twice is safe.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 
 from graphql import (
     ExecutionResult,
+    GraphQLBoolean,
     GraphQLField,
+    GraphQLID,
     GraphQLList,
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
     GraphQLSchema,
+    GraphQLString,
     OperationType,
     is_leaf_type,
 )
@@ -44,6 +46,8 @@ BatchResolver = Callable[..., Awaitable[Sequence[Any]]]
 """`(parents, context, **arguments) -> one value per parent`."""
 
 T = TypeVar("T")
+_SERIALIZED_AS_IS: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
+"""Scalars whose serialisation of a value of this exact class is the value itself."""
 _DEFINITION = "strawberry-definition"
 
 
@@ -130,20 +134,14 @@ class _Run:
     ) -> list[dict[str, Any]]:
         """The response maps of `parents`, all of type `type_`, for the selected `fields`."""
         results = [dict.fromkeys(fields) for _ in parents]
-        pending = []
+        # One field after the other: a request's reads take turns on its one connection
+        # anyway (`db.engine.Reads`), so running siblings as tasks would only cost the tasks.
         for key, details in fields.items():
-            name = details[0].node.name.value
-            if name == "__typename":
+            if details[0].node.name.value == "__typename":
                 for result in results:
                     result[key] = type_.name
-                continue
-            pending.append(self.field(type_, key, details, parents, results))
-        if len(pending) == 1:
-            await pending[0]
-        elif pending:
-            async with asyncio.TaskGroup() as group:  # a failure cancels the siblings
-                for work in pending:
-                    group.create_task(work)
+            else:
+                await self.field(type_, key, details, parents, results)
         return results
 
     async def field(
@@ -173,12 +171,15 @@ class _Run:
     ) -> list[Any]:
         """Complete `values` of one field for all parents: serialise, recurse into objects."""
         if isinstance(type_, GraphQLNonNull):
-            if any(value is None for value in values):
+            if None in values:
                 raise _Fallback
             type_ = type_.of_type
         if is_leaf_type(type_):
             serialize = type_.serialize
-            return [None if value is None else serialize(value) for value in values]
+            plain = _SERIALIZED_AS_IS.get(type_)
+            return [
+                value if value is None or value.__class__ is plain else serialize(value) for value in values
+            ]
         if isinstance(type_, GraphQLList):
             flat = [item for value in values if value is not None for item in value]
             completed = iter(await self.values(type_.of_type, details, flat))
