@@ -32,8 +32,8 @@ class ReadSession(Session):
     """The sessions of `db.engine.Database.readers`: they only read, in autocommit.
 
     Each remembers its connection's driver connection for as long as it holds that
-    connection (until its transaction ends, at `close`): finding it costs two greenlet
-    round trips, a fifth of a short statement.
+    connection (until its transaction ends, at `close`): asking the session for it again
+    costs a greenlet round trip through its transaction machinery on every statement.
     """
 
     driver: tuple[Connection, asyncpg.Connection] | None = None
@@ -108,8 +108,7 @@ async def _driver_of(session: AsyncSession) -> tuple[Connection, asyncpg.Connect
     assert sync is not None
     if sync.dialect.driver != "asyncpg":
         return sync, None
-    fairy = await connection.get_raw_connection()
-    return sync, fairy.driver_connection
+    return sync, sync.connection.driver_connection  # checked out already: no I/O
 
 
 async def _fetch(
