@@ -121,7 +121,8 @@ async def count_articles(session: AsyncSession, *, narrowing: ArticleFilter) -> 
     values = _narrowing_values(narrowing)
     if values is None:
         return 0
-    return (await session.scalar(_counting(frozenset(values)), values)) or 0
+    [(count,)] = await fetch(session, _counting(frozenset(values)), values)
+    return int(count)
 
 
 @cache
@@ -137,10 +138,20 @@ async def list_feed(session: AsyncSession, *, follower_id: int, window: Window) 
     return cut(await fetch(session, _feed(window.shape), parameters), window)
 
 
+_FEED_COUNT = (
+    select(func.count())
+    .select_from(_ARTICLES)
+    .where(
+        _ARTICLES.c.author_id.in_(
+            select(Follow.followee_id).where(Follow.follower_id == bindparam("follower_id"))
+        )
+    )
+)
+
+
 async def count_feed(session: AsyncSession, *, follower_id: int) -> int:
-    followed = select(Follow.followee_id).where(Follow.follower_id == follower_id)
-    stmt = select(func.count()).select_from(_ARTICLES).where(_ARTICLES.c.author_id.in_(followed))
-    return (await session.scalar(stmt)) or 0
+    [(count,)] = await fetch(session, _FEED_COUNT, {"follower_id": follower_id})
+    return int(count)
 
 
 _AUTHOR_PAGES = ParentPages(
@@ -193,12 +204,14 @@ async def favorites_counts_by_user_id(session: AsyncSession, user_ids: Sequence[
 
 async def favorite_counts(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:
     """Number of favorites per article; articles without any are absent."""
-    return dict((await session.execute(_FAVORITE_COUNTS, {"ids": article_ids})).all())
+    return dict(await fetch(session, _FAVORITE_COUNTS, {"ids": article_ids}))
 
 
 async def favorited_ids(session: AsyncSession, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
     """Which of `article_ids` the user favorited."""
-    return set(await session.scalars(_FAVORITED, {"user_id": user_id, "ids": article_ids}))
+    return {
+        row.article_id for row in await fetch(session, _FAVORITED, {"user_id": user_id, "ids": article_ids})
+    }
 
 
 async def create(

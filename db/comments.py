@@ -49,7 +49,7 @@ async def pages_by_article_id(
 
 
 async def counts_by_article_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:
-    return dict((await session.execute(_COUNTS, {"ids": article_ids})).all())
+    return dict(await fetch(session, _COUNTS, {"ids": article_ids}))
 
 
 async def create(session: AsyncSession, *, author_id: int, article_slug: str, body: str) -> Comment:

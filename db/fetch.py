@@ -40,8 +40,8 @@ class ReadSession(Session):
 
 
 @event.listens_for(ReadSession, "after_transaction_end")
-def _forget_driver(session: Session, _: SessionTransaction) -> None:
-    session.driver = None  # type: ignore[attr-defined]
+def _forget_driver(session: ReadSession, _: SessionTransaction) -> None:
+    session.driver = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +72,7 @@ def _prepare(stmt: Select[Any], dialect: Dialect) -> _Prepared | None:
     if any(column.type.dialect_impl(dialect).result_processor(dialect, None) for column in columns):
         return None
     binds = compiled.binds
-    processors = {
-        name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in binds.items()
-    }
+    processors = {name: _bind_processor(bind.type, dialect) for name, bind in binds.items()}
     return _Prepared(
         sql=compiled.string,
         names=tuple(compiled.positiontup),

@@ -14,6 +14,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.sqltypes import NULLTYPE
 from sqlalchemy.sql.visitors import InternalTraversal
 
+from db.fetch import fetch
 from db.models import ArticleTag, Tag
 from db.paging import Query
 from db.statements import any_of, insert_ignoring_duplicates
@@ -76,7 +77,7 @@ def article_ids_with_tag(name: str | ColumnElement[str]) -> Query:
 async def names_by_article_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each article's tag names in the author's order; articles without tags are absent."""
     names: dict[int, list[str]] = defaultdict(list)
-    for article_id, name in await session.execute(_NAMES, {"ids": article_ids}):
+    for article_id, name in await fetch(session, _NAMES, {"ids": article_ids}):
         names[article_id].append(name)
     return names
 

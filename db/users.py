@@ -214,14 +214,15 @@ _FOLLOWING = (
 
 async def followed_ids(session: AsyncSession, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
     """Which of `user_ids` the follower follows."""
-    return set(await session.scalars(_FOLLOWED, {"follower_id": follower_id, "ids": user_ids}))
+    followed = await fetch(session, _FOLLOWED, {"follower_id": follower_id, "ids": user_ids})
+    return {row.followee_id for row in followed}
 
 
 async def follower_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
     """Followers per user; users without any are absent."""
-    return dict((await session.execute(_FOLLOWERS, {"ids": user_ids})).all())
+    return dict(await fetch(session, _FOLLOWERS, {"ids": user_ids}))
 
 
 async def following_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
     """Users followed per user; users following nobody are absent."""
-    return dict((await session.execute(_FOLLOWING, {"ids": user_ids})).all())
+    return dict(await fetch(session, _FOLLOWING, {"ids": user_ids}))
