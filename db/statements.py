@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections import namedtuple
 from collections.abc import Callable, Sequence
-from functools import cache
+from functools import cache, partial
 from operator import itemgetter
 from typing import Any
 
@@ -38,6 +38,11 @@ def _picker(indexes: Sequence[int]) -> Callable[[Sequence[Any]], tuple[Any, ...]
     return itemgetter(*indexes)
 
 
+_new = tuple.__new__
+"""A named tuple made from its values without the Python frames of `_make` or `__new__`: a
+record is made for every row read, thousands for a large page."""
+
+
 @cache
 def record_maker(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Record]:
     """How to make a record of a row with these columns. Columns named `prefix__name` form a
@@ -48,21 +53,26 @@ def record_maker(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Record]:
         if "__" in column:
             nested.setdefault(column.partition("__")[0], []).append(index)
     if not nested:
-        return _named(columns)._make  # type: ignore[no-any-return]
+        return partial(_new, _named(columns))
     own = [index for index, column in enumerate(columns) if "__" not in column]
     outer = _named([columns[index] for index in own] + list(nested))
     parts = [
-        (_picker(indexes), _named([columns[i].partition("__")[2] for i in indexes])._make)
+        (_picker(indexes), _named([columns[i].partition("__")[2] for i in indexes]))
         for indexes in nested.values()
     ]
     pick_own = _picker(own)
+    if len(parts) == 1:  # the usual case, one joined row: no loop
+        [(pick, kind)] = parts
+
+        def make_one(row: Sequence[Any]) -> Record:
+            values = pick(row)
+            return _new(outer, (*pick_own(row), None if values[0] is None else _new(kind, values)))
+
+        return make_one
 
     def make(row: Sequence[Any]) -> Record:
-        inner = []
-        for pick, build in parts:
-            values = pick(row)
-            inner.append(None if values[0] is None else build(values))
-        return outer._make((*pick_own(row), *inner))
+        inner = [None if (values := pick(row))[0] is None else _new(kind, values) for pick, kind in parts]
+        return _new(outer, (*pick_own(row), *inner))
 
     return make
 
