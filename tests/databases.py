@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import time
 
 import asyncpg
 from sqlalchemy.engine import make_url
@@ -79,3 +80,22 @@ async def _create_database(url: str) -> None:
             _created.add(str(parsed.database))
     finally:
         await connection.close()
+
+
+async def terminate_backend(url: str, pid: int) -> None:
+    """End PostgreSQL backend `pid` from the server's side, as a restart or an admin would."""
+    connection = await asyncpg.connect(make_url(url).set(drivername="postgresql").render_as_string(False))
+    await connection.execute("SELECT pg_terminate_backend($1)", pid)
+    await connection.close()
+
+
+async def wait_for_a_lock_waiter(connection: asyncpg.Connection, failure: str) -> None:
+    """Return once some statement in the database waits on a lock; fail with `failure` after 5 s."""
+    waiting = (
+        "SELECT count(*) FROM pg_stat_activity "
+        "WHERE datname = current_database() AND wait_event_type = 'Lock'"
+    )
+    deadline = time.monotonic() + 5
+    while not await connection.fetchval(waiting):
+        assert time.monotonic() < deadline, failure
+        await asyncio.sleep(0.02)

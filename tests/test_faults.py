@@ -33,6 +33,7 @@ from db.settings import Settings
 from graph.app import create_app
 from graph.extensions import DATABASE_UNAVAILABLE
 from tests.conftest import settings_for
+from tests.databases import wait_for_a_lock_waiter
 from tests.gql import register
 from tests.graph.factories import CREATE_ARTICLE, article_input, count_rows
 from tests.proxy import Proxy
@@ -342,14 +343,7 @@ class HeldWrites:
         if self.postgres is None:
             await asyncio.sleep(0.5)
             return
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        deadline = time.monotonic() + 5
-        while not await self.postgres.fetchval(waiting):
-            assert time.monotonic() < deadline, "the server's write never waited on the lock"
-            await asyncio.sleep(0.02)
+        await wait_for_a_lock_waiter(self.postgres, "the server's write never waited on the lock")
 
 
 @asynccontextmanager

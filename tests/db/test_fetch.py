@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import asyncpg
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, func, insert, select, text
@@ -18,6 +17,7 @@ from db.fetch import ReadSession, fetch, is_prepared
 from db.models import Tag
 from db.statements import any_of, records
 from tests.conftest import engine_url, settings_for
+from tests.databases import terminate_backend
 
 NAMES = [f"tag{number}" for number in range(8)]
 TAGS = Tag.__table__
@@ -126,17 +126,10 @@ async def postgres(sqlite_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def _terminate(database: Database, pid: int) -> None:
-    url = database.engine.url.set(drivername="postgresql")
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-    await connection.execute("SELECT pg_terminate_backend($1)", pid)
-    await connection.close()
-
-
 async def test_a_lost_connection_is_an_outage_and_is_not_lent_again(postgres: Database) -> None:
     session = postgres.readers()
     [record] = await fetch(session, PID, {})
-    await _terminate(postgres, record.pid)
+    await terminate_backend(postgres.engine.url.render_as_string(False), record.pid)
     with pytest.raises(DBAPIError) as raised:
         await fetch(session, PID, {})
     await session.close()

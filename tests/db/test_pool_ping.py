@@ -8,7 +8,6 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator
 
-import asyncpg
 import pytest
 from sqlalchemy import make_url, text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
@@ -17,6 +16,7 @@ from sqlalchemy.exc import DBAPIError
 import db.engine
 from db.engine import Database
 from tests.conftest import engine_url, settings_for
+from tests.databases import terminate_backend
 from tests.proxy import Proxy
 
 
@@ -30,13 +30,6 @@ async def database(sqlite_url: str) -> AsyncIterator[Database]:
 async def _backend_pid(database: Database) -> int:
     async with database.engine.connect() as connection:
         return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
-
-
-async def _terminate(database: Database, pid: int) -> None:
-    url = database.engine.url.set(drivername="postgresql")
-    connection = await asyncpg.connect(url.render_as_string(hide_password=False))
-    await connection.execute("SELECT pg_terminate_backend($1)", pid)
-    await connection.close()
 
 
 async def test_a_busy_connection_is_not_pinged(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -60,7 +53,7 @@ async def test_an_idle_connection_killed_by_the_server_is_replaced(
     database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pid = await _backend_pid(database)
-    await _terminate(database, pid)
+    await terminate_backend(database.engine.url.render_as_string(False), pid)
     monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 0.0)
     assert await _backend_pid(database) != pid
 
@@ -70,7 +63,7 @@ async def test_without_the_ping_the_dead_connection_fails_its_statement(
 ) -> None:
     """What the ping is for: a dropped connection handed out unchecked fails the request."""
     pid = await _backend_pid(database)
-    await _terminate(database, pid)
+    await terminate_backend(database.engine.url.render_as_string(False), pid)
     monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 3600.0)
     with pytest.raises(DBAPIError):
         await _backend_pid(database)

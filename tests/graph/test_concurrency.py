@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
@@ -27,6 +26,7 @@ from sqlalchemy.engine import make_url
 import db.articles
 from db.models import utc_now
 from db.settings import Settings
+from tests.databases import wait_for_a_lock_waiter
 from tests.gql import REGISTER, register
 from tests.graph.factories import (
     ADD_COMMENT,
@@ -225,14 +225,7 @@ class Deletion:
         if self.postgres is None:
             await asyncio.sleep(0.3)
             return
-        waiting = (
-            "SELECT count(*) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND wait_event_type = 'Lock'"
-        )
-        deadline = time.monotonic() + 5
-        while not await self.postgres.fetchval(waiting):
-            assert time.monotonic() < deadline, "no statement of the app waited on the deleted row"
-            await asyncio.sleep(0.02)
+        await wait_for_a_lock_waiter(self.postgres, "no statement of the app waited on the deleted row")
 
     async def commit(self) -> None:
         if self.postgres is not None:
