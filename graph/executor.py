@@ -28,6 +28,7 @@ from graphql import (
     GraphQLNonNull,
     GraphQLObjectType,
     GraphQLOutputType,
+    GraphQLResolveInfoHelpers,
     GraphQLSchema,
     GraphQLString,
     OperationType,
@@ -49,6 +50,22 @@ T = TypeVar("T")
 _SERIALIZED_AS_IS: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 """Scalars whose serialisation of a value of this exact class is the value itself."""
 _DEFINITION = "strawberry-definition"
+
+
+class _Executor(Executor[Context]):
+    """graphql-core's executor, as far as this module uses it (the operation, its fragments and
+    variables, memoised subfields), without the helpers it offers resolvers: those are bound
+    methods of the executor kept on the executor, a reference cycle through which every
+    request's objects would wait for the garbage collector. Nothing here builds a resolve info,
+    the only reader of the helpers."""
+
+    @property
+    def async_helpers(self) -> GraphQLResolveInfoHelpers:
+        return GraphQLResolveInfoHelpers(gather=self.gather_async_work, track=self.track_async_work)
+
+    @async_helpers.setter
+    def async_helpers(self, _: GraphQLResolveInfoHelpers) -> None:
+        pass
 
 
 class _Fallback(Exception):
@@ -100,7 +117,7 @@ async def execute_levelwise(
     A database that is unavailable (see `db.availability`) is raised instead: graphql-core
     would wait for it as long again, to report the same outage.
     """
-    executor = Executor.build(schema, document, None, context, variables, operation_name)
+    executor = _Executor.build(schema, document, None, context, variables, operation_name)
     if isinstance(executor, list) or executor.operation.operation != OperationType.QUERY:
         return None
     root = schema.query_type

@@ -29,7 +29,12 @@ PageKey = tuple[int, Window]
 
 
 class Loaders:
-    """The loaders of one request; `viewer_id` scopes the viewer-dependent ones."""
+    """The loaders of one request; `viewer_id` scopes the viewer-dependent ones.
+
+    The batch functions hold the request's `Reads`, never the `Loaders` that holds them: that
+    would be a reference cycle, and every row the request read would wait in it for the garbage
+    collector instead of going when the request does.
+    """
 
     def __init__(self, reads: Reads, viewer_id: int | None, *, batch: bool = True) -> None:
         self._reads = reads
@@ -101,8 +106,10 @@ class Loaders:
     def _by_key(
         self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[Mapping[K, V]]], default: V
     ) -> DataLoader[K, V]:
+        reads = self._reads
+
         async def load(keys: list[K]) -> list[V]:
-            found = await self._reads.run(lambda session: fetch(session, keys))
+            found = await reads.run(lambda session: fetch(session, keys))
             return [found.get(key, default) for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
@@ -111,6 +118,7 @@ class Loaders:
         self, fetch: Callable[[AsyncSession, Sequence[int], Window], Awaitable[dict[int, Slice]]]
     ) -> DataLoader[PageKey, Slice]:
         """Pages of many parents: one statement per distinct window (nearly always one)."""
+        reads = self._reads
 
         async def load(keys: list[PageKey]) -> list[Slice]:
             parents: dict[Window, list[int]] = defaultdict(list)
@@ -118,7 +126,7 @@ class Loaders:
                 parents[window].append(parent_id)
             pages: dict[PageKey, Slice] = {}
             for window, parent_ids in parents.items():
-                found = await self._reads.run(_bound(fetch, parent_ids, window))
+                found = await reads.run(_bound(fetch, parent_ids, window))
                 pages.update({(pid, window): page for pid, page in found.items()})
             return [pages[key] for key in keys]
 
@@ -132,12 +140,13 @@ class Loaders:
         ids_arg: str,
     ) -> DataLoader[int, bool]:
         """Whether the viewer has a relation to each id; always False for anonymous requests."""
+        reads = self._reads
 
         async def load(keys: list[int]) -> list[bool]:
             if viewer_id is None:
                 return [False] * len(keys)
             arguments: dict[str, Any] = {viewer_arg: viewer_id, ids_arg: keys}
-            found = await self._reads.run(partial(fetch, **arguments))
+            found = await reads.run(partial(fetch, **arguments))
             return [key in found for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
