@@ -166,13 +166,15 @@ async def pages_by_author_id(
     return await _AUTHOR_PAGES.read(session, author_ids, window)
 
 
+_COUNTS_BY_AUTHOR = (
+    select(_ARTICLES.c.author_id, func.count())
+    .where(any_of(_ARTICLES.c.author_id))
+    .group_by(_ARTICLES.c.author_id)
+)
+
+
 async def counts_by_author_id(session: AsyncSession, author_ids: Sequence[int]) -> dict[int, int]:
-    rows = await session.execute(
-        select(Article.author_id, func.count())
-        .where(Article.author_id.in_(author_ids))
-        .group_by(Article.author_id)
-    )
-    return dict(rows.all())
+    return dict(await fetch(session, _COUNTS_BY_AUTHOR, {"ids": author_ids}))
 
 
 _FAVORITE_PAGES = ParentPages(
@@ -193,13 +195,15 @@ async def favorites_pages_by_user_id(
     return await _FAVORITE_PAGES.read(session, user_ids, window)
 
 
+_FAVORITES_COUNTS_BY_USER = (
+    select(_FAVORITES.c.user_id, func.count())
+    .where(any_of(_FAVORITES.c.user_id))
+    .group_by(_FAVORITES.c.user_id)
+)
+
+
 async def favorites_counts_by_user_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
-    rows = await session.execute(
-        select(Favorite.user_id, func.count())
-        .where(Favorite.user_id.in_(user_ids))
-        .group_by(Favorite.user_id)
-    )
-    return dict(rows.all())
+    return dict(await fetch(session, _FAVORITES_COUNTS_BY_USER, {"ids": user_ids}))
 
 
 async def favorite_counts(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:

@@ -62,7 +62,7 @@ class _Prepared:
 
 
 @lru_cache(maxsize=512)
-def _prepare(stmt: Select[Any], dialect: Dialect) -> _Prepared | None:
+def _prepare(stmt: Select[*tuple[Any, ...]], dialect: Dialect) -> _Prepared | None:
     """`stmt` compiled once; None when it needs what only SQLAlchemy's execution gives (lists
     expanded into IN, values converted as they are read)."""
     compiled = stmt.compile(dialect=dialect)
@@ -87,7 +87,9 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None
     return processor
 
 
-async def fetch(session: AsyncSession, stmt: Select[Any], parameters: Mapping[str, Any]) -> list[Record]:
+async def fetch(
+    session: AsyncSession, stmt: Select[*tuple[Any, ...]], parameters: Mapping[str, Any]
+) -> list[Record]:
     """The rows of `stmt` as records."""
     reader = session.sync_session
     if isinstance(reader, ReadSession):

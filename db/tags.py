@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, func, insert, select
+from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -98,14 +98,16 @@ async def replace(session: AsyncSession, *, article_id: int, names: list[str]) -
     )
 
 
+_USAGE = func.count(ArticleTag.article_id)
+_MOST_USED = (
+    select(Tag.name, _USAGE)
+    .join(ArticleTag, ArticleTag.tag_id == Tag.id)
+    .group_by(Tag.id, Tag.name)
+    .order_by(_USAGE.desc(), Tag.id)
+    .limit(bindparam("limit"))
+)
+
+
 async def list_tags(session: AsyncSession, *, limit: int) -> list[TagCount]:
     """The most used tags, most used first; tags no article carries are left out."""
-    count = func.count(ArticleTag.article_id)
-    rows = await session.execute(
-        select(Tag.name, count)
-        .join(ArticleTag, ArticleTag.tag_id == Tag.id)
-        .group_by(Tag.id, Tag.name)
-        .order_by(count.desc(), Tag.id)
-        .limit(limit)
-    )
-    return [TagCount(name, article_count) for name, article_count in rows]
+    return [TagCount(name, count) for name, count in await fetch(session, _MOST_USED, {"limit": limit})]
