@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
-from db.fetch import fetch
+from db.fetch import Reader, fetch
 from db.models import Article, Favorite, Follow, User, utc_now
 from db.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
 from db.statements import Record, any_of, author_columns, insert_ignoring_duplicates
@@ -57,14 +57,14 @@ _FAVORITED = select(_FAVORITES.c.article_id).where(
 )
 
 
-async def get_by_slug(session: AsyncSession, slug: str) -> Record | None:
+async def get_by_slug(session: Reader, slug: str) -> Record | None:
     if not rules.comparable(slug):
         return None
     found = await fetch(session, _BY_SLUG, {"slug": slug})
     return found[0] if found else None
 
 
-async def articles_by_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, Record]:
+async def articles_by_id(session: Reader, article_ids: Sequence[int]) -> dict[int, Record]:
     found = await fetch(session, _BY_IDS, {"ids": article_ids})
     return {article.id: article for article in found}
 
@@ -108,7 +108,7 @@ def _counting(parts: frozenset[str]) -> Query:
     return _filtered(select(func.count()).select_from(_ARTICLES), parts)
 
 
-async def list_articles(session: AsyncSession, *, narrowing: ArticleFilter, window: Window) -> Slice:
+async def list_articles(session: Reader, *, narrowing: ArticleFilter, window: Window) -> Slice:
     """The global list, newest first."""
     values = _narrowing_values(narrowing)
     if values is None:
@@ -117,7 +117,7 @@ async def list_articles(session: AsyncSession, *, narrowing: ArticleFilter, wind
     return cut(await fetch(session, stmt, {**values, **window.parameters()}), window)
 
 
-async def count_articles(session: AsyncSession, *, narrowing: ArticleFilter) -> int:
+async def count_articles(session: Reader, *, narrowing: ArticleFilter) -> int:
     values = _narrowing_values(narrowing)
     if values is None:
         return 0
@@ -132,7 +132,7 @@ def _feed(shape: Shape) -> Query:
     return windowed(shown, NEWEST_FIRST, descending=True, shape=shape)
 
 
-async def list_feed(session: AsyncSession, *, follower_id: int, window: Window) -> Slice:
+async def list_feed(session: Reader, *, follower_id: int, window: Window) -> Slice:
     """Articles by the users `follower_id` follows, newest first."""
     parameters = {"follower_id": follower_id, **window.parameters()}
     return cut(await fetch(session, _feed(window.shape), parameters), window)
@@ -149,7 +149,7 @@ _FEED_COUNT = (
 )
 
 
-async def count_feed(session: AsyncSession, *, follower_id: int) -> int:
+async def count_feed(session: Reader, *, follower_id: int) -> int:
     [(count,)] = await fetch(session, _FEED_COUNT, {"follower_id": follower_id})
     return int(count)
 
@@ -159,9 +159,7 @@ _AUTHOR_PAGES = ParentPages(
 )
 
 
-async def pages_by_author_id(
-    session: AsyncSession, author_ids: Sequence[int], window: Window
-) -> dict[int, Slice]:
+async def pages_by_author_id(session: Reader, author_ids: Sequence[int], window: Window) -> dict[int, Slice]:
     """Each author's articles, newest first, all in one statement."""
     return await _AUTHOR_PAGES.read(session, author_ids, window)
 
@@ -173,7 +171,7 @@ _COUNTS_BY_AUTHOR = (
 )
 
 
-async def counts_by_author_id(session: AsyncSession, author_ids: Sequence[int]) -> dict[int, int]:
+async def counts_by_author_id(session: Reader, author_ids: Sequence[int]) -> dict[int, int]:
     return dict(await fetch(session, _COUNTS_BY_AUTHOR, {"ids": author_ids}))
 
 
@@ -188,7 +186,7 @@ _FAVORITE_PAGES = ParentPages(
 
 
 async def favorites_pages_by_user_id(
-    session: AsyncSession, user_ids: Sequence[int], window: Window
+    session: Reader, user_ids: Sequence[int], window: Window
 ) -> dict[int, Slice]:
     """Each user's favorited articles, most recently favorited first; a row's `page_sort` is
     when the user favorited it."""
@@ -202,16 +200,16 @@ _FAVORITES_COUNTS_BY_USER = (
 )
 
 
-async def favorites_counts_by_user_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
+async def favorites_counts_by_user_id(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
     return dict(await fetch(session, _FAVORITES_COUNTS_BY_USER, {"ids": user_ids}))
 
 
-async def favorite_counts(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:
+async def favorite_counts(session: Reader, article_ids: Sequence[int]) -> dict[int, int]:
     """Number of favorites per article; articles without any are absent."""
     return dict(await fetch(session, _FAVORITE_COUNTS, {"ids": article_ids}))
 
 
-async def favorited_ids(session: AsyncSession, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
+async def favorited_ids(session: Reader, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
     """Which of `article_ids` the user favorited."""
     return {
         row.article_id for row in await fetch(session, _FAVORITED, {"user_id": user_id, "ids": article_ids})

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import articles, rules
 from db.errors import Forbidden, NotFound
-from db.fetch import fetch
+from db.fetch import Reader, fetch
 from db.models import Comment, User, utc_now
 from db.paging import ParentPages, Slice, Window
 from db.statements import Record, any_of, author_columns
@@ -31,7 +31,7 @@ _COUNTS = (
 )
 
 
-async def comments_by_id(session: AsyncSession, comment_ids: Sequence[int]) -> dict[int, Record]:
+async def comments_by_id(session: Reader, comment_ids: Sequence[int]) -> dict[int, Record]:
     found = await fetch(session, _BY_IDS, {"ids": comment_ids})
     return {comment.id: comment for comment in found}
 
@@ -42,13 +42,13 @@ _PAGES = ParentPages(
 
 
 async def pages_by_article_id(
-    session: AsyncSession, article_ids: Sequence[int], window: Window
+    session: Reader, article_ids: Sequence[int], window: Window
 ) -> dict[int, Slice]:
     """Each article's comments, oldest first, all in one statement."""
     return await _PAGES.read(session, article_ids, window)
 
 
-async def counts_by_article_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, int]:
+async def counts_by_article_id(session: Reader, article_ids: Sequence[int]) -> dict[int, int]:
     return dict(await fetch(session, _COUNTS, {"ids": article_ids}))
 
 

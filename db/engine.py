@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from db.availability import database_unavailable
-from db.fetch import ReadSession
+from db.fetch import ReadConnection, Reader
 from db.settings import Settings
 
 T = TypeVar("T")
@@ -157,6 +157,8 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     readers: async_sessionmaker[AsyncSession]
+    read_engine: AsyncEngine
+    """The engine in autocommit, which `readers` and a request's `Reads` use."""
     writers: WriterQueue | None = None
     """SQLite only (see `WriterQueue`)."""
 
@@ -172,9 +174,8 @@ class Database:
         return cls(
             engine,
             async_sessionmaker(writes, expire_on_commit=False, autoflush=False),
-            async_sessionmaker(
-                reads, expire_on_commit=False, autoflush=False, sync_session_class=ReadSession
-            ),
+            async_sessionmaker(reads, expire_on_commit=False, autoflush=False),
+            reads,
             WriterQueue(settings.db_pool_timeout_seconds) if settings.is_sqlite else None,
         )
 
@@ -186,7 +187,7 @@ class Database:
 
     def reads(self, *, hold: bool) -> Reads:
         """The reads of one request or operation (see `Reads`)."""
-        return Reads(self.readers, hold=hold)
+        return Reads(self.read_engine, hold=hold)
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -202,36 +203,36 @@ class Database:
 
 
 class Reads:
-    """The reads of one request, one at a time, through one autocommit session.
+    """The reads of one request, one at a time, on one connection in autocommit.
 
     A request's loads would otherwise each check a connection out of the pool (and ping it,
     when it sat idle): one checkout per request instead of one per batch. With
-    `hold`, the session keeps its connection until `close` (the end of the request); without,
-    it is given back after every read, for contexts that live long, like a WebSocket's.
-    A read that fails drops the session, so the next one starts on a fresh connection; once a
+    `hold`, the connection is kept until `close` (the end of the request); without, it is
+    given back after every read, for contexts that live long, like a WebSocket's.
+    A read that fails drops the connection, so the next one starts on a fresh one; once a
     request's read found the database unavailable, its later reads fail at once instead of
     each waiting out the timeouts again.
     """
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], *, hold: bool) -> None:
-        self._sessions = sessions
+    def __init__(self, engine: AsyncEngine, *, hold: bool) -> None:
+        self._engine = engine
         self._hold = hold
-        self._session: AsyncSession | None = None
+        self._connection: ReadConnection | None = None
         self._lock = asyncio.Lock()
         self._outage: BaseException | None = None
 
     @asynccontextmanager
-    async def session(self) -> AsyncIterator[AsyncSession]:
-        """The session, to this caller alone until the block ends: one AsyncSession must never
-        serve two coroutines at once."""
+    async def connection(self) -> AsyncIterator[ReadConnection]:
+        """The connection, to this caller alone until the block ends: it must never serve two
+        coroutines at once."""
         async with self._lock:
             if self._outage is not None:
                 earlier = "the database was unavailable earlier in this request"
                 raise exc.TimeoutError(earlier) from self._outage
-            if self._session is None:
-                self._session = self._sessions()
+            if self._connection is None:
+                self._connection = await ReadConnection.open(self._engine)
             try:
-                yield self._session
+                yield self._connection
             except BaseException as error:
                 if self._hold and database_unavailable(error):
                     self._outage = error
@@ -240,34 +241,34 @@ class Reads:
             if not self._hold:
                 await self._close()
 
-    async def run(self, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """`read(session)`, through `session`, in a task of its own.
+    async def run(self, read: Callable[[Reader], Awaitable[T]]) -> T:
+        """`read(connection)`, through `connection`, in a task of its own.
 
         A caller may be cancelled halfway, as graphql-core cancels sibling fields when one
-        fails. Cut in the middle of a pool checkout, SQLAlchemy's session never learns of the
-        connection, and it is never given back. So the read is shielded: it runs to its end
-        and gives back what it took; only its result is dropped.
+        fails. Cut in the middle of a pool checkout, the connection would never be given back.
+        So the read is shielded: it runs to its end and gives back what it took; only its
+        result is dropped.
         """
         task = asyncio.ensure_future(self._read(read))
         task.add_done_callback(_retrieve)
         return await asyncio.shield(task)
 
-    async def _read(self, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        async with self.session() as session:
-            return await read(session)
+    async def _read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
+        async with self.connection() as connection:
+            return await read(connection)
 
     async def close(self) -> None:
         """Give the connection back to the pool. A read that comes later still works but holds
         nothing: a load that outlived its request (a sibling field cancelled mid-batch, say)
-        must not open a session nobody will close."""
+        must not check out a connection nobody will give back."""
         async with self._lock:
             self._hold = False
             await self._close()
 
     async def _close(self) -> None:
-        session, self._session = self._session, None
-        if session is not None:
-            await session.close()
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            await connection.close()
 
 
 def _retrieve(task: asyncio.Future[Any]) -> None:

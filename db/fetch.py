@@ -2,10 +2,11 @@
 
 SQLAlchemy's execution (an execution context, a cursor adapter through a greenlet, a result
 fetched row by row) costs about 0.25 ms of CPU a statement on this kind of machine, more than
-asyncpg takes to send it and decode its rows. A read in an autocommit session on PostgreSQL
-needs none of it: the statement, compiled once, runs on the session's own asyncpg connection.
-Everything else, and SQLite always, goes through `session.execute`. Either way the rows come
-back as the same records (`db.statements.records`).
+asyncpg takes to send it and decode its rows. A request's read in autocommit on PostgreSQL
+needs none of it: the statement, compiled once, runs on its `ReadConnection`'s own asyncpg
+connection. Everything else, SQLite always and a unit of work's reads, goes through
+SQLAlchemy's execution. Either way the rows come back as the same records
+(`db.statements.records`).
 
 What SQLAlchemy would do around a statement is kept: the engine's `before_cursor_execute`
 listeners hear it (statement counts), bind processors run, a connection that failed is
@@ -20,28 +21,53 @@ from functools import lru_cache
 from typing import Any
 
 import asyncpg
-from sqlalchemy import Connection, Dialect, Executable, event, exc
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy import Connection, Dialect, Executable, exc
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Select
+from sqlalchemy.util import greenlet_spawn
 
 from db.statements import Record, record_maker, records
 
 
-class ReadSession(Session):
-    """The sessions of `db.engine.Database.readers`: they only read, in autocommit.
+class ReadConnection:
+    """A pooled connection lent to one request's reads, with no Session around it.
 
-    Each remembers its connection's driver connection for as long as it holds that
-    connection (until its transaction ends, at `close`): asking the session for it again
-    costs a greenlet round trip through its transaction machinery on every statement.
+    A request's reads run in autocommit and keep no objects: an AsyncSession would only cost
+    its making (~60 µs) and its transaction bookkeeping around the checkout and the checkin
+    (~200 µs more). This holds SQLAlchemy's own `Connection`, so checkout and checkin go
+    through the pool as always (pings, the engine's execution options, invalidation), and
+    statements that cannot run on the driver run through it.
     """
 
-    driver: tuple[Connection, asyncpg.Connection] | None = None
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect
+        self.driver: asyncpg.Connection | None = None
+        if self.dialect.driver == "asyncpg":
+            self.driver = connection.connection.driver_connection  # checked out already: no I/O
+
+    @classmethod
+    async def open(cls, engine: AsyncEngine) -> ReadConnection:
+        return cls(await greenlet_spawn(engine.sync_engine.connect))
+
+    async def execute(self, stmt: Executable, parameters: Mapping[str, Any]) -> list[Record]:
+        """`stmt` through SQLAlchemy's execution, on this connection."""
+        return await greenlet_spawn(lambda: records(self.connection.execute(stmt, parameters)))
+
+    async def invalidate(self, error: BaseException) -> None:
+        await greenlet_spawn(self.connection.invalidate, error)
+
+    async def close(self) -> None:
+        await greenlet_spawn(self.connection.close)
 
 
-@event.listens_for(ReadSession, "after_transaction_end")
-def _forget_driver(session: ReadSession, _: SessionTransaction) -> None:
-    session.driver = None
+Reader = AsyncSession | ReadConnection
+"""What a read runs on: a request's `ReadConnection`, or a unit of work's session (whose reads
+must see its own writes, inside its transaction)."""
+
+
+def dialect_of(reader: Reader) -> Dialect:
+    return reader.dialect if isinstance(reader, ReadConnection) else reader.get_bind().dialect
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,48 +114,33 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None
 
 
 async def fetch(
-    session: AsyncSession, stmt: Select[*tuple[Any, ...]], parameters: Mapping[str, Any]
+    reader: Reader, stmt: Select[*tuple[Any, ...]], parameters: Mapping[str, Any]
 ) -> list[Record]:
     """The rows of `stmt` as records."""
-    reader = session.sync_session
-    if isinstance(reader, ReadSession):
-        if reader.driver is None:
-            reader.driver = await _driver_of(session)
-        sync, driver = reader.driver
-        prepared = _prepare(stmt, sync.dialect) if driver is not None else None
-        if prepared is not None:
-            return await _fetch(session, sync, driver, prepared, parameters)
-    return records(await session.execute(stmt, parameters))
-
-
-async def _driver_of(session: AsyncSession) -> tuple[Connection, asyncpg.Connection | None]:
-    connection = await session.connection()
-    sync = connection.sync_connection
-    assert sync is not None
-    if sync.dialect.driver != "asyncpg":
-        return sync, None
-    return sync, sync.connection.driver_connection  # checked out already: no I/O
+    if isinstance(reader, AsyncSession):
+        return records(await reader.execute(stmt, parameters))
+    prepared = _prepare(stmt, reader.dialect) if reader.driver is not None else None
+    if prepared is None:
+        return await reader.execute(stmt, parameters)
+    return await _fetch(reader, reader.driver, prepared, parameters)
 
 
 async def _fetch(
-    session: AsyncSession,
-    sync: Connection,
-    driver: asyncpg.Connection,
-    prepared: _Prepared,
-    parameters: Mapping[str, Any],
+    reader: ReadConnection, driver: asyncpg.Connection, prepared: _Prepared, parameters: Mapping[str, Any]
 ) -> list[Record]:
     arguments = prepared.arguments(parameters)
+    sync = reader.connection
     sync.dispatch.before_cursor_execute(sync, None, prepared.sql, arguments, None, False)
     try:
         rows = await driver.fetch(prepared.sql, *arguments)
     except Exception as error:
-        raise await _failed(session, driver, prepared.sql, arguments, error) from error
+        raise await _failed(reader, driver, prepared.sql, arguments, error) from error
     make = prepared.make
     return [make(row) for row in rows]
 
 
 async def _failed(
-    session: AsyncSession, driver: asyncpg.Connection, sql: str, arguments: list[Any], error: Exception
+    reader: ReadConnection, driver: asyncpg.Connection, sql: str, arguments: list[Any], error: Exception
 ) -> exc.DBAPIError:
     """`error` as SQLAlchemy would raise it. Unless the server refused the statement and kept
     the connection, the connection is in an unknown state (a socket error, a client-side
@@ -138,7 +149,7 @@ async def _failed(
     sqlstate = getattr(error, "sqlstate", None) if isinstance(error, asyncpg.PostgresError) else None
     lost = sqlstate is None or sqlstate.startswith(("08", "57P0")) or driver.is_closed()
     if lost:
-        await (await session.connection()).invalidate(error)
+        await reader.invalidate(error)
     return exc.DBAPIError(sql, arguments, error, connection_invalidated=lost)
 
 

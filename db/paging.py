@@ -15,10 +15,9 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, select, true, tuple_
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.fetch import fetch
-from db.statements import any_of, has_lateral
+from db.fetch import Reader, dialect_of, fetch
+from db.statements import any_of
 
 Key = tuple[datetime, int]
 #: Any SELECT, whatever its columns.
@@ -188,11 +187,10 @@ class ParentPages:
             built = self._built[shape, lateral] = self._build(shape=shape, lateral=lateral)
         return built
 
-    async def read(
-        self, session: AsyncSession, parent_ids: Sequence[int], window: Window
-    ) -> dict[int, Slice]:
-        """The window of each parent's list (an empty slice for a parent without rows)."""
-        stmt = self.statement(window.shape, has_lateral(session))
+    async def read(self, session: Reader, parent_ids: Sequence[int], window: Window) -> dict[int, Slice]:
+        """The window of each parent's list (an empty slice for a parent without rows); LATERAL
+        where the database runs it (PostgreSQL does, SQLite not)."""
+        stmt = self.statement(window.shape, dialect_of(session).name == "postgresql")
         rows = await fetch(session, stmt, {"ids": parent_ids, **window.parameters()})
         return slices_by_parent(rows, parent_ids, window)
 

@@ -134,8 +134,3 @@ def _equals_any(element: AnyOf, compiler: SQLCompiler, **kw: Any) -> str:
 def any_of(column: Any, name: str = "ids") -> AnyOf:
     """`AnyOf` for a column; `name` is the parameter the caller binds the list to."""
     return AnyOf(column, name)
-
-
-def has_lateral(session: AsyncSession) -> bool:
-    """Whether the session's database runs LATERAL subqueries (PostgreSQL does, SQLite not)."""
-    return session.get_bind().dialect.name == "postgresql"

@@ -14,7 +14,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.sqltypes import NULLTYPE
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from db.fetch import fetch
+from db.fetch import Reader, fetch
 from db.models import ArticleTag, Tag
 from db.paging import Query
 from db.statements import any_of, insert_ignoring_duplicates
@@ -74,7 +74,7 @@ def article_ids_with_tag(name: str | ColumnElement[str]) -> Query:
     return select(ArticleTag.article_id).join(Tag, Tag.id == ArticleTag.tag_id).where(Tag.name == name)
 
 
-async def names_by_article_id(session: AsyncSession, article_ids: Sequence[int]) -> dict[int, list[str]]:
+async def names_by_article_id(session: Reader, article_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each article's tag names in the author's order; articles without tags are absent."""
     names: dict[int, list[str]] = defaultdict(list)
     for article_id, name in await fetch(session, _NAMES, {"ids": article_ids}):
@@ -108,6 +108,6 @@ _MOST_USED = (
 )
 
 
-async def list_tags(session: AsyncSession, *, limit: int) -> list[TagCount]:
+async def list_tags(session: Reader, *, limit: int) -> list[TagCount]:
     """The most used tags, most used first; tags no article carries are left out."""
     return [TagCount(name, count) for name, count in await fetch(session, _MOST_USED, {"limit": limit})]

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules
 from db.errors import BadCredentials, DomainError, Invalid, Invalids, NotFound, Taken
-from db.fetch import fetch
+from db.fetch import Reader, fetch
 from db.models import Follow, User, utc_now
 from db.passwords import Passwords
 from db.statements import Record, any_of, insert_ignoring_duplicates
@@ -29,7 +29,7 @@ _BY_USERNAME = select(_USERS).where(_USERS.c.username_key == bindparam("key"))
 _BY_IDS = select(_USERS).where(any_of(_USERS.c.id))
 
 
-async def get_by_username(session: AsyncSession, username: str) -> Record | None:
+async def get_by_username(session: Reader, username: str) -> Record | None:
     if not rules.comparable(username):
         return None
     found = await fetch(session, _BY_USERNAME, {"key": rules.key(username)})
@@ -42,7 +42,7 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email_key == rules.key(email.strip())))
 
 
-async def users_by_id(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, Record]:
+async def users_by_id(session: Reader, user_ids: Sequence[int]) -> dict[int, Record]:
     return {user.id: user for user in await fetch(session, _BY_IDS, {"ids": user_ids})}
 
 
@@ -212,17 +212,17 @@ _FOLLOWING = (
 )
 
 
-async def followed_ids(session: AsyncSession, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
+async def followed_ids(session: Reader, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
     """Which of `user_ids` the follower follows."""
     followed = await fetch(session, _FOLLOWED, {"follower_id": follower_id, "ids": user_ids})
     return {row.followee_id for row in followed}
 
 
-async def follower_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
+async def follower_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
     """Followers per user; users without any are absent."""
     return dict(await fetch(session, _FOLLOWERS, {"ids": user_ids}))
 
 
-async def following_counts(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, int]:
+async def following_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
     """Users followed per user; users following nobody are absent."""
     return dict(await fetch(session, _FOLLOWING, {"ids": user_ids}))

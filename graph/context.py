@@ -6,13 +6,13 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import MutableHeaders
 from strawberry.types import Info as StrawberryInfo
 
 from db.engine import Database, Reads
 from db.errors import DomainError, ErrorCode
 from db.events import CommentEvents
+from db.fetch import Reader
 from db.passwords import Passwords
 from db.settings import Settings
 from db.throttle import LoginThrottle
@@ -63,8 +63,8 @@ class Context:
     def database(self) -> Database:
         return self.services.database
 
-    async def read(self, read: Callable[[AsyncSession], Awaitable[T]]) -> T:
-        """`read(session)` on the request's read session (see `db.engine.Reads.run`)."""
+    async def read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
+        """`read(connection)` on the request's read connection (see `db.engine.Reads.run`)."""
         return await self.reads.run(read)
 
     async def close(self) -> None:

@@ -1,7 +1,7 @@
 """Every DataLoader, made per request by one factory so no cache outlives its viewer.
 
 Every batch reads through the request's `Reads`, which hands its one session to one batch at
-a time: graphql-core resolves sibling fields concurrently, and an AsyncSession must never serve
+a time: graphql-core resolves sibling fields concurrently, and an Reader must never serve
 two coroutines at once.
 """
 
@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping, Sequence
 from functools import cached_property, partial
 from typing import Any, TypeVar, cast
 
-from sqlalchemy.ext.asyncio import AsyncSession
 from strawberry.dataloader import DataLoader
 
 import db.articles
@@ -20,6 +19,7 @@ import db.comments
 import db.tags
 import db.users
 from db.engine import Reads
+from db.fetch import Reader
 from db.paging import Slice, Window
 from db.statements import Record
 
@@ -104,7 +104,7 @@ class Loaders:
         return self._viewer_flags(self._viewer_id, db.users.followed_ids, "follower_id", "user_ids")
 
     def _by_key(
-        self, fetch: Callable[[AsyncSession, Sequence[K]], Awaitable[Mapping[K, V]]], default: V
+        self, fetch: Callable[[Reader, Sequence[K]], Awaitable[Mapping[K, V]]], default: V
     ) -> DataLoader[K, V]:
         reads = self._reads
 
@@ -115,7 +115,7 @@ class Loaders:
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
 
     def _paged(
-        self, fetch: Callable[[AsyncSession, Sequence[int], Window], Awaitable[dict[int, Slice]]]
+        self, fetch: Callable[[Reader, Sequence[int], Window], Awaitable[dict[int, Slice]]]
     ) -> DataLoader[PageKey, Slice]:
         """Pages of many parents: one statement per distinct window (nearly always one)."""
         reads = self._reads
@@ -153,10 +153,10 @@ class Loaders:
 
 
 def _bound(
-    fetch: Callable[[AsyncSession, Sequence[int], Window], Awaitable[dict[int, Slice]]],
+    fetch: Callable[[Reader, Sequence[int], Window], Awaitable[dict[int, Slice]]],
     parent_ids: Sequence[int],
     window: Window,
-) -> Callable[[AsyncSession], Awaitable[dict[int, Slice]]]:
+) -> Callable[[Reader], Awaitable[dict[int, Slice]]]:
     """`fetch` for these parents and window, waiting only for its session."""
     return lambda session: fetch(session, parent_ids, window)
 

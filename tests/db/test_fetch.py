@@ -1,9 +1,10 @@
-"""db/fetch.py: prebuilt reads run on the driver in read sessions on PostgreSQL, through
-SQLAlchemy everywhere else, and give the same records and the same errors either way."""
+"""db/fetch.py: prebuilt reads run on the driver on a request's read connection on PostgreSQL,
+through SQLAlchemy everywhere else, and give the same records and the same errors either way."""
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
@@ -13,7 +14,7 @@ from sqlalchemy.exc import DBAPIError
 
 from db.availability import database_unavailable
 from db.engine import Database
-from db.fetch import ReadSession, fetch, is_prepared
+from db.fetch import ReadConnection, fetch, is_prepared
 from db.models import Tag
 from db.statements import any_of, records
 from tests.conftest import engine_url, settings_for
@@ -42,6 +43,16 @@ async def tag_ids(database: Database) -> list[int]:
         return list((await session.scalars(select(Tag.id))).all())
 
 
+@asynccontextmanager
+async def reading(database: Database) -> AsyncIterator[ReadConnection]:
+    """A read connection as a request's `Reads` holds one."""
+    connection = await ReadConnection.open(database.read_engine)
+    try:
+        yield connection
+    finally:
+        await connection.close()
+
+
 class Heard:
     """The statements the engine's `before_cursor_execute` listeners hear, with whether they
     came with SQLAlchemy's execution context (None when run on the driver)."""
@@ -64,7 +75,8 @@ def heard(database: Database) -> Iterator[Heard]:
 async def test_the_records_are_those_of_sqlalchemys_execution(database: Database, tag_ids: list[int]) -> None:
     async with database.read_session() as session:
         expected = records(await session.execute(BY_IDS, {"ids": tag_ids}))
-        found = await fetch(session, BY_IDS, {"ids": tag_ids})
+    async with reading(database) as connection:
+        found = await fetch(connection, BY_IDS, {"ids": tag_ids})
     assert found == expected
     assert [record.tag_name for record in found] == NAMES[:5]
     assert found[0]._fields == ("id", "tag_name")
@@ -73,8 +85,8 @@ async def test_the_records_are_those_of_sqlalchemys_execution(database: Database
 async def test_reads_run_on_the_driver_on_postgresql_only_and_are_heard(
     database: Database, tag_ids: list[int], heard: Heard, engine_name: str
 ) -> None:
-    async with database.read_session() as session:
-        await fetch(session, BY_IDS, {"ids": tag_ids})
+    async with reading(database) as connection:
+        await fetch(connection, BY_IDS, {"ids": tag_ids})
     [(statement, through_sqlalchemy)] = heard.statements
     assert "tags" in statement
     assert through_sqlalchemy == (engine_name == "sqlite")
@@ -93,26 +105,23 @@ async def test_a_unit_of_work_reads_through_sqlalchemy_inside_its_transaction(
     assert all(through_sqlalchemy for _, through_sqlalchemy in heard.statements)
 
 
-async def test_a_session_forgets_its_connection_on_close(database: Database, tag_ids: list[int]) -> None:
-    session = database.readers()
-    reader = session.sync_session
-    assert isinstance(reader, ReadSession)
-    assert len(await fetch(session, BY_IDS, {"ids": tag_ids})) == 5
-    await session.close()
-    assert reader.driver is None
-    assert len(await fetch(session, BY_IDS, {"ids": tag_ids[:2]})) == 2  # on a connection of its own
-    await session.close()
-    assert database.engine.pool.checkedout() == 0  # type: ignore[attr-defined]
+async def test_a_read_connection_is_given_back_on_close(database: Database, tag_ids: list[int]) -> None:
+    pool = database.engine.pool
+    connection = await ReadConnection.open(database.read_engine)
+    assert pool.checkedout() == 1  # type: ignore[attr-defined]
+    assert len(await fetch(connection, BY_IDS, {"ids": tag_ids})) == 5
+    assert len(await fetch(connection, BY_IDS, {"ids": tag_ids[:2]})) == 2
+    await connection.close()
+    assert pool.checkedout() == 0  # type: ignore[attr-defined]
 
 
 async def test_a_failing_statement_raises_a_dbapi_error(database: Database, tag_ids: list[int]) -> None:
-    async with database.read_session() as session:
+    async with reading(database) as connection:
         with pytest.raises(DBAPIError) as raised:
-            await fetch(session, FAILING, {})
-    assert not raised.value.connection_invalidated
-    assert not database_unavailable(raised.value)
-    async with database.read_session() as session:  # the connection is still good
-        assert len(await fetch(session, BY_IDS, {"ids": tag_ids})) == 5
+            await fetch(connection, FAILING, {})
+        assert not raised.value.connection_invalidated
+        assert not database_unavailable(raised.value)
+        assert len(await fetch(connection, BY_IDS, {"ids": tag_ids})) == 5  # the connection is still good
 
 
 PID = select(func.pg_backend_pid().label("pid"))
@@ -127,14 +136,13 @@ async def postgres(sqlite_url: str) -> AsyncIterator[Database]:
 
 
 async def test_a_lost_connection_is_an_outage_and_is_not_lent_again(postgres: Database) -> None:
-    session = postgres.readers()
-    [record] = await fetch(session, PID, {})
-    await terminate_backend(postgres.engine.url.render_as_string(False), record.pid)
-    with pytest.raises(DBAPIError) as raised:
-        await fetch(session, PID, {})
-    await session.close()
+    async with reading(postgres) as connection:
+        [record] = await fetch(connection, PID, {})
+        await terminate_backend(postgres.engine.url.render_as_string(False), record.pid)
+        with pytest.raises(DBAPIError) as raised:
+            await fetch(connection, PID, {})
     assert raised.value.connection_invalidated
     assert database_unavailable(raised.value)
-    async with postgres.read_session() as fresh:
+    async with reading(postgres) as fresh:
         [again] = await fetch(fresh, PID, {})
     assert again.pid != record.pid

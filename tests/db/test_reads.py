@@ -1,4 +1,4 @@
-"""`Reads`: a request's reads share one autocommit session, and give its connection back.
+"""`Reads`: a request's reads share one autocommit connection, and give it back.
 
 Pool checkouts are counted with the pool's own events on the app's engine.
 """
@@ -15,9 +15,9 @@ import sqlalchemy.exc
 from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.engine import Database, Reads
+from db.fetch import ReadConnection
 from tests.gql import register
 from tests.graph.factories import add_comment, create_article, favorite, gql
 
@@ -54,15 +54,16 @@ def checkouts(database: Database) -> Iterator[Checkouts]:
     event.remove(database.engine.sync_engine, "checkout", counter)
 
 
-async def one(session: AsyncSession) -> int:
-    return int((await session.execute(text("SELECT 1"))).scalar_one())
+async def one(connection: ReadConnection) -> int:
+    [(value,)] = await connection.execute(text("SELECT 1"), {})
+    return int(value)
 
 
 async def test_held_reads_use_one_connection_until_closed(database: Database, checkouts: Checkouts) -> None:
     reads = database.reads(hold=True)
     for _ in range(READS):
-        async with reads.session() as session:
-            assert await one(session) == 1
+        async with reads.connection() as connection:
+            assert await one(connection) == 1
         assert checkouts.out == 1
     assert checkouts.count == 1
     await reads.close()
@@ -70,15 +71,15 @@ async def test_held_reads_use_one_connection_until_closed(database: Database, ch
     assert checkouts.count == 1
 
 
-async def test_held_reads_share_one_session(database: Database) -> None:
+async def test_held_reads_share_one_connection(database: Database) -> None:
     reads = database.reads(hold=True)
-    sessions = []
+    connections = []
     for _ in range(READS):
-        async with reads.session() as session:
-            await one(session)
-            sessions.append(session)
+        async with reads.connection() as connection:
+            await one(connection)
+            connections.append(connection)
     await reads.close()
-    assert all(session is sessions[0] for session in sessions)
+    assert all(connection is connections[0] for connection in connections)
 
 
 async def test_reads_not_held_give_the_connection_back_after_each(
@@ -86,8 +87,8 @@ async def test_reads_not_held_give_the_connection_back_after_each(
 ) -> None:
     reads = database.reads(hold=False)
     for _ in range(READS):
-        async with reads.session() as session:
-            assert await one(session) == 1
+        async with reads.connection() as connection:
+            assert await one(connection) == 1
             assert checkouts.out == 1
         assert checkouts.out == 0
     assert checkouts.count == READS
@@ -104,18 +105,18 @@ async def test_closing_reads_that_read_nothing_checks_nothing_out(
     assert (checkouts.count, checkouts.out) == (0, 0)
 
 
-async def fail_with_python_error(session: AsyncSession) -> None:
-    await one(session)
+async def fail_with_python_error(connection: ReadConnection) -> None:
+    await one(connection)
     raise LookupError("a failure of the caller's")
 
 
-async def fail_in_the_database(session: AsyncSession) -> None:
-    await session.execute(text("SELECT * FROM no_such_table"))
+async def fail_in_the_database(connection: ReadConnection) -> None:
+    await connection.execute(text("SELECT * FROM no_such_table"), {})
 
 
-async def read_with(reads: Reads, read: Callable[[AsyncSession], Awaitable[None]]) -> None:
-    async with reads.session() as session:
-        await read(session)
+async def read_with(reads: Reads, read: Callable[[ReadConnection], Awaitable[None]]) -> None:
+    async with reads.connection() as connection:
+        await read(connection)
 
 
 @pytest.mark.parametrize(
@@ -123,29 +124,29 @@ async def read_with(reads: Reads, read: Callable[[AsyncSession], Awaitable[None]
     [(fail_with_python_error, LookupError), (fail_in_the_database, DBAPIError)],
     ids=["python", "database"],
 )
-async def test_a_failing_read_drops_the_session_and_its_connection(
+async def test_a_failing_read_drops_its_connection(
     database: Database,
     checkouts: Checkouts,
-    failing: Callable[[AsyncSession], Awaitable[None]],
+    failing: Callable[[ReadConnection], Awaitable[None]],
     error: type[Exception],
 ) -> None:
     reads = database.reads(hold=True)
-    async with reads.session() as session:
-        await one(session)
-        before = session
+    async with reads.connection() as connection:
+        await one(connection)
+        before = connection
     with pytest.raises(error):
         await read_with(reads, failing)
     assert checkouts.out == 0
-    async with reads.session() as session:
-        assert session is not before
-        assert await one(session) == 1
+    async with reads.connection() as connection:
+        assert connection is not before
+        assert await one(connection) == 1
     assert checkouts.count == 2
     await reads.close()
     assert checkouts.out == 0
 
 
-async def fail_as_an_outage(session: AsyncSession) -> None:
-    await one(session)
+async def fail_as_an_outage(connection: ReadConnection) -> None:
+    await one(connection)
     raise sqlalchemy.exc.TimeoutError("no connection within the pool timeout")
 
 
@@ -170,18 +171,18 @@ async def test_reads_not_held_try_the_database_again_after_an_outage(
     reads = database.reads(hold=False)
     with pytest.raises(sqlalchemy.exc.TimeoutError):
         await read_with(reads, fail_as_an_outage)
-    async with reads.session() as session:
-        assert await one(session) == 1
+    async with reads.connection() as connection:
+        assert await one(connection) == 1
     assert (checkouts.count, checkouts.out) == (2, 0)
 
 
-async def test_a_cancelled_read_drops_the_session(database: Database, checkouts: Checkouts) -> None:
+async def test_a_cancelled_read_drops_its_connection(database: Database, checkouts: Checkouts) -> None:
     reads = database.reads(hold=True)
     entered = asyncio.Event()
 
     async def stuck() -> None:
-        async with reads.session() as session:
-            await one(session)
+        async with reads.connection() as connection:
+            await one(connection)
             entered.set()
             await asyncio.Event().wait()
 
@@ -191,37 +192,37 @@ async def test_a_cancelled_read_drops_the_session(database: Database, checkouts:
     with pytest.raises(asyncio.CancelledError):
         await task
     assert checkouts.out == 0
-    async with reads.session() as session:
-        assert await one(session) == 1
+    async with reads.connection() as connection:
+        assert await one(connection) == 1
     await reads.close()
     assert checkouts.out == 0
 
 
 async def test_concurrent_readers_take_turns(database: Database, checkouts: Checkouts) -> None:
-    """Never two callers in one session at once, though all of them asked at the same time."""
+    """Never two callers in one connection at once, though all of them asked at the same time."""
     reads = database.reads(hold=True)
     inside = 0
     most_inside = 0
     order: list[str] = []
 
-    async def reader(name: str) -> AsyncSession:
+    async def reader(name: str) -> ReadConnection:
         nonlocal inside, most_inside
-        async with reads.session() as session:
+        async with reads.connection() as connection:
             inside += 1
             most_inside = max(most_inside, inside)
             order.append(f"{name} in")
-            await one(session)
+            await one(connection)
             await asyncio.sleep(0.005)
             order.append(f"{name} out")
             inside -= 1
-            return session
+            return connection
 
     names = [f"reader{number}" for number in range(READS)]
-    sessions = await asyncio.gather(*(reader(name) for name in names))
+    connections = await asyncio.gather(*(reader(name) for name in names))
     await reads.close()
     assert most_inside == 1
     assert order == [f"{name} {step}" for name in names for step in ("in", "out")]
-    assert all(session is sessions[0] for session in sessions)
+    assert all(connection is connections[0] for connection in connections)
     assert checkouts.count == 1
 
 
@@ -232,10 +233,10 @@ async def test_close_waits_for_the_read_in_progress(database: Database, checkout
     finished: list[int] = []
 
     async def reader() -> None:
-        async with reads.session() as session:
+        async with reads.connection() as connection:
             entered.set()
             await release.wait()
-            finished.append(await one(session))
+            finished.append(await one(connection))
 
     task = asyncio.create_task(reader())
     await entered.wait()
@@ -256,7 +257,7 @@ async def test_run_returns_what_the_read_returns(database: Database, checkouts: 
     assert checkouts.out == 0
 
 
-async def test_run_raises_what_the_read_raises_and_drops_the_session(
+async def test_run_raises_what_the_read_raises_and_drops_its_connection(
     database: Database, checkouts: Checkouts
 ) -> None:
     reads = database.reads(hold=True)
@@ -275,10 +276,10 @@ async def test_a_read_run_for_a_cancelled_caller_still_finishes(
     started, release = asyncio.Event(), asyncio.Event()
     finished: list[int] = []
 
-    async def slow(session: AsyncSession) -> None:
+    async def slow(connection: ReadConnection) -> None:
         started.set()
         await release.wait()
-        finished.append(await one(session))
+        finished.append(await one(connection))
 
     caller = asyncio.create_task(reads.run(slow))
     await started.wait()
@@ -286,9 +287,9 @@ async def test_a_read_run_for_a_cancelled_caller_still_finishes(
     with pytest.raises(asyncio.CancelledError):
         await caller
     release.set()
-    async with reads.session() as session:  # waits for the read in progress to end
+    async with reads.connection() as connection:  # waits for the read in progress to end
         assert finished == [1]
-        await one(session)
+        await one(connection)
     assert checkouts.out == 0
 
 
@@ -298,8 +299,8 @@ async def test_a_read_after_close_holds_nothing(database: Database, checkouts: C
     assert await reads.run(one) == 1
     await reads.close()
     assert await reads.run(one) == 1
-    async with reads.session() as session:
-        assert await one(session) == 1
+    async with reads.connection() as connection:
+        assert await one(connection) == 1
     assert checkouts.out == 0
 
 
