@@ -135,17 +135,22 @@ class ArticleEdge:
 @strawberry.type
 class ArticleConnection:
     nodes: list[Article]
-    page_info: PageInfo
-    rows: strawberry.Private[list[Any]]
+    page: strawberry.Private[Slice]
+    window: strawberry.Private[Window]
     key: strawberry.Private[Callable[[Any], Key]]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        """Built only when asked for: its cursors cost an encoding each."""
+        return pagination.page_info(self.page, self.window, self.key)
 
     @strawberry.field
     def edges(self) -> list[ArticleEdge]:
         """Built only when asked for: cursors cost an encoding per row."""
         return [
             ArticleEdge(cursor=pagination.encode_cursor(self.key(row)), node=node)
-            for row, node in zip(self.rows, self.nodes, strict=True)
+            for row, node in zip(self.page.rows, self.nodes, strict=True)
         ]
 
     @strawberry.field(description="The number of articles in the whole connection, not just this page.")
@@ -162,8 +167,8 @@ class ArticleConnection:
     ) -> Self:
         return cls(
             nodes=[Article.from_row(row) for row in page.rows],
-            page_info=pagination.page_info(page, window, key),
-            rows=page.rows,
+            page=page,
+            window=window,
             key=key,
             count=count,
         )

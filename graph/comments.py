@@ -71,16 +71,21 @@ class CommentEdge:
 @strawberry.type
 class CommentConnection:
     nodes: list[Comment]
-    page_info: PageInfo
-    rows: strawberry.Private[list[Any]]
+    page: strawberry.Private[Slice]
+    window: strawberry.Private[Window]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        """Built only when asked for: its cursors cost an encoding each."""
+        return pagination.page_info(self.page, self.window, pagination.newest_key)
 
     @strawberry.field
     def edges(self) -> list[CommentEdge]:
         """Built only when asked for: cursors cost an encoding per row."""
         return [
             CommentEdge(cursor=pagination.encode_cursor(pagination.newest_key(row)), node=node)
-            for row, node in zip(self.rows, self.nodes, strict=True)
+            for row, node in zip(self.page.rows, self.nodes, strict=True)
         ]
 
     @strawberry.field
@@ -89,12 +94,7 @@ class CommentConnection:
 
     @classmethod
     def from_slice(cls, page: Slice, window: Window, count: Callable[[], Awaitable[int]]) -> Self:
-        return cls(
-            nodes=[Comment.from_row(row) for row in page.rows],
-            page_info=pagination.page_info(page, window, pagination.newest_key),
-            rows=page.rows,
-            count=count,
-        )
+        return cls(nodes=[Comment.from_row(row) for row in page.rows], page=page, window=window, count=count)
 
 
 @strawberry.input
