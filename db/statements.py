@@ -78,8 +78,9 @@ def record_maker(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Record]:
 
 
 def author_columns(users: FromClause) -> list[ColumnElement[Any]]:
-    """The columns of a user shown as an author: no email, no password hash."""
-    return [users.c[name] for name in ("id", "username", "bio", "image", "created_at", "updated_at")]
+    """The columns of a user shown as an author: what a profile shows, no more (no email, no
+    password hash, no `updated_at`: a timestamp costs more to decode than any other column)."""
+    return [users.c[name] for name in ("id", "username", "bio", "image", "created_at")]
 
 
 def records(result: Result[Any]) -> list[Record]:
