@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from graphql import (
@@ -231,8 +232,7 @@ def _read(field: GraphQLField, parents: list[Any]) -> list[Any]:
         raise _Fallback
     resolver = definition.base_resolver
     if resolver is None:
-        attribute = definition.python_name
-        return [getattr(parent, attribute) for parent in parents]
+        return list(map(attrgetter(definition.python_name), parents))
     function = resolver.wrapped_func
     if resolver.arguments or resolver.info_parameter or inspect.iscoroutinefunction(function):
         raise _Fallback
