@@ -59,11 +59,13 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
     import uvicorn
 
     from graph.logs import configure_logging
+    from graph.serving import PROTOCOL
 
     configure_logging(settings)  # the supervisor's lines (workers, reload) are JSON too
     uvicorn.run(
         "graph.app:create_app",
         factory=True,
+        http=PROTOCOL,
         host=arguments.host or settings.host,
         port=arguments.port or settings.port,
         workers=arguments.workers,

@@ -17,6 +17,8 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from graph.serving import PROTOCOL
+
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "tests" / "client"
 
@@ -33,7 +35,13 @@ async def serving_in_loop(app: FastAPI) -> AsyncIterator[str]:
     """Serve an app whose lifespan already ran, on a free port, in this event loop; yields host:port."""
     port = free_port()
     config = uvicorn.Config(
-        app, host="127.0.0.1", port=port, lifespan="off", log_level="warning", ws="websockets-sansio"
+        app,
+        host="127.0.0.1",
+        port=port,
+        lifespan="off",
+        log_level="warning",
+        http=PROTOCOL,
+        ws="websockets-sansio",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -71,7 +79,7 @@ def server_process(
     }
     command = [sys.executable, "-m", "uvicorn", "graph.app:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    command += ["--log-level", "warning", "--ws", "websockets-sansio"]
+    command += ["--log-level", "warning", "--http", PROTOCOL, "--ws", "websockets-sansio"]
     process = subprocess.Popen(command, cwd=ROOT, env=environment, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

@@ -23,6 +23,7 @@ from db.migrate import upgrade
 from db.settings import Settings
 from graph.auth import issue_token
 from graph.http import GRAPHQL_RESPONSE_JSON, JSON, negotiate
+from graph.serving import PROTOCOL
 from tests.served import post, served
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -192,7 +193,7 @@ def live_server(tmp_path: Path) -> Iterator[str]:
     server = subprocess.Popen(
         [
             *(sys.executable, "-m", "uvicorn", "graph.app:create_app", "--factory"),
-            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"),
+            *("--host", "127.0.0.1", "--port", str(port), "--log-level", "warning", "--http", PROTOCOL),
         ],
         cwd=ROOT,
         env=environment,
