@@ -484,6 +484,44 @@ async def test_favorites_count_counts_every_user(client: httpx.AsyncClient) -> N
     assert (await article(client, created["slug"]))["favorited"] is False
 
 
+EVERY_WAY_TO_AN_ARTICLE = """
+query($slug: String!) {
+  article(slug: $slug) { slug favoritesCount }
+  articles { nodes { slug favoritesCount } }
+  user(username: "bob") {
+    favorites { nodes { slug favoritesCount } }
+    articles { nodes { slug favoritesCount } }
+  }
+  viewer { feed { nodes { slug favoritesCount } } }
+}
+"""
+
+
+async def test_favorites_count_is_the_same_wherever_the_article_is_read(client: httpx.AsyncClient) -> None:
+    """Read with the article in every list, even in the list of what a user favorited, whose
+    statement reads the favorites table itself."""
+    alice = await register(client, "alice")
+    tokens = {name: await register(client, name) for name in ("bob", "carol", "dave")}
+    popular = await create_article(client, alice, title="Popular")
+    quiet = await create_article(client, tokens["bob"], title="Quiet")
+    for token in tokens.values():
+        await favorite(client, token, popular["slug"])
+    await favorite(client, tokens["bob"], quiet["slug"])
+    await follow(client, alice, "bob")
+    data = (await gql(client, EVERY_WAY_TO_AN_ARTICLE, {"slug": popular["slug"]}, token=alice))["data"]
+    counts = {popular["slug"]: 3, quiet["slug"]: 1}
+    lists = [
+        [data["article"]],
+        data["articles"]["nodes"],
+        data["user"]["favorites"]["nodes"],
+        data["user"]["articles"]["nodes"],
+        data["viewer"]["feed"]["nodes"],
+    ]
+    assert [len(nodes) for nodes in lists] == [1, 2, 2, 1, 1]
+    for nodes in lists:
+        assert all(node["favoritesCount"] == counts[node["slug"]] for node in nodes), nodes
+
+
 @pytest.mark.parametrize("mutation", [FAVORITE, UNFAVORITE])
 async def test_favorite_needs_a_viewer_and_an_article(client: httpx.AsyncClient, mutation: str) -> None:
     token = await register(client, "alice")
