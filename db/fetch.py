@@ -48,6 +48,8 @@ class ReadConnection:
 
     @classmethod
     async def open(cls, engine: AsyncEngine) -> ReadConnection:
+        """A connection checked out of `engine`'s pool; in a greenlet, as the checkout may talk
+        to the server (a ping, a new connection) through SQLAlchemy's sync API."""
         return cls(await greenlet_spawn(engine.sync_engine.connect))
 
     async def execute(self, stmt: Executable, parameters: Mapping[str, Any]) -> list[Record]:
@@ -67,6 +69,7 @@ must see its own writes, inside its transaction)."""
 
 
 def dialect_of(reader: Reader) -> Dialect:
+    """The SQL dialect `reader` speaks."""
     return reader.dialect if isinstance(reader, ReadConnection) else reader.get_bind().dialect
 
 
