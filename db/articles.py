@@ -20,7 +20,7 @@ from db.errors import Conflict, Forbidden, Invalid, NotFound
 from db.fetch import Reader, fetch
 from db.models import Article, Favorite, Follow, User, utc_now
 from db.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
-from db.statements import Record, any_of, author_columns, insert_ignoring_duplicates
+from db.statements import Record, any_of, author_columns, counts_by, insert_ignoring_duplicates
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +47,7 @@ _SHOWN = (
 _WITH_AUTHORS = _ARTICLES.join(_AUTHORS, _AUTHORS.c.id == _ARTICLES.c.author_id)
 _BY_SLUG = select(*_SHOWN).select_from(_WITH_AUTHORS).where(_ARTICLES.c.slug == bindparam("slug"))
 _BY_IDS = select(*_SHOWN).select_from(_WITH_AUTHORS).where(any_of(_ARTICLES.c.id))
-_FAVORITE_COUNTS = (
-    select(_FAVORITES.c.article_id, func.count())
-    .where(any_of(_FAVORITES.c.article_id))
-    .group_by(_FAVORITES.c.article_id)
-)
+_FAVORITE_COUNTS = counts_by(_FAVORITES.c.article_id)
 _FAVORITED = select(_FAVORITES.c.article_id).where(
     _FAVORITES.c.user_id == bindparam("user_id"), any_of(_FAVORITES.c.article_id)
 )
@@ -164,11 +160,7 @@ async def pages_by_author_id(session: Reader, author_ids: Sequence[int], window:
     return await _AUTHOR_PAGES.read(session, author_ids, window)
 
 
-_COUNTS_BY_AUTHOR = (
-    select(_ARTICLES.c.author_id, func.count())
-    .where(any_of(_ARTICLES.c.author_id))
-    .group_by(_ARTICLES.c.author_id)
-)
+_COUNTS_BY_AUTHOR = counts_by(_ARTICLES.c.author_id)
 
 
 async def counts_by_author_id(session: Reader, author_ids: Sequence[int]) -> dict[int, int]:
@@ -193,11 +185,7 @@ async def favorites_pages_by_user_id(
     return await _FAVORITE_PAGES.read(session, user_ids, window)
 
 
-_FAVORITES_COUNTS_BY_USER = (
-    select(_FAVORITES.c.user_id, func.count())
-    .where(any_of(_FAVORITES.c.user_id))
-    .group_by(_FAVORITES.c.user_id)
-)
+_FAVORITES_COUNTS_BY_USER = counts_by(_FAVORITES.c.user_id)
 
 
 async def favorites_counts_by_user_id(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:

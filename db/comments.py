@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, insert, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import articles, rules
@@ -12,7 +12,7 @@ from db.errors import Forbidden, NotFound
 from db.fetch import Reader, fetch
 from db.models import Comment, User, utc_now
 from db.paging import ParentPages, Slice, Window
-from db.statements import Record, any_of, author_columns
+from db.statements import Record, any_of, author_columns, counts_by
 
 _COMMENTS = Comment.__table__
 OLDEST_FIRST = (_COMMENTS.c.created_at, _COMMENTS.c.id)
@@ -24,11 +24,7 @@ _SHOWN = (
 )
 _WITH_AUTHORS = _COMMENTS.join(_AUTHORS, _AUTHORS.c.id == _COMMENTS.c.author_id)
 _BY_IDS = select(*_SHOWN).select_from(_WITH_AUTHORS).where(any_of(_COMMENTS.c.id))
-_COUNTS = (
-    select(_COMMENTS.c.article_id, func.count())
-    .where(any_of(_COMMENTS.c.article_id))
-    .group_by(_COMMENTS.c.article_id)
-)
+_COUNTS = counts_by(_COMMENTS.c.article_id)
 
 
 async def comments_by_id(session: Reader, comment_ids: Sequence[int]) -> dict[int, Record]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from sqlalchemy import bindparam, delete, func, select
+from sqlalchemy import bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,7 @@ from db.errors import BadCredentials, DomainError, Invalid, Invalids, NotFound, 
 from db.fetch import Reader, fetch
 from db.models import Follow, User, utc_now
 from db.passwords import Passwords
-from db.statements import Record, any_of, insert_ignoring_duplicates
+from db.statements import Record, any_of, counts_by, insert_ignoring_duplicates
 from db.throttle import LoginThrottle
 
 TAKEN = "has already been taken"
@@ -200,16 +200,8 @@ _FOLLOWS = Follow.__table__
 _FOLLOWED = select(_FOLLOWS.c.followee_id).where(
     _FOLLOWS.c.follower_id == bindparam("follower_id"), any_of(_FOLLOWS.c.followee_id)
 )
-_FOLLOWERS = (
-    select(_FOLLOWS.c.followee_id, func.count())
-    .where(any_of(_FOLLOWS.c.followee_id))
-    .group_by(_FOLLOWS.c.followee_id)
-)
-_FOLLOWING = (
-    select(_FOLLOWS.c.follower_id, func.count())
-    .where(any_of(_FOLLOWS.c.follower_id))
-    .group_by(_FOLLOWS.c.follower_id)
-)
+_FOLLOWERS = counts_by(_FOLLOWS.c.followee_id)
+_FOLLOWING = counts_by(_FOLLOWS.c.follower_id)
 
 
 async def followed_ids(session: Reader, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
