@@ -17,6 +17,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
 
+from db.engine import Database
 from db.migrate import upgrade
 from db.models import Base
 from db.settings import Settings
@@ -88,6 +89,14 @@ def settings_for(url: str, **overrides: Any) -> Settings:
 @pytest.fixture
 def settings(migrated_url: str) -> Settings:
     return settings_for(migrated_url)
+
+
+@pytest.fixture
+async def postgres_database(sqlite_url: str) -> AsyncIterator[Database]:
+    """A `Database` on PostgreSQL alone, for what only a server can do (drop a connection, say)."""
+    database = Database.from_settings(settings_for(engine_url("postgresql", sqlite_url)))
+    yield database
+    await database.dispose()
 
 
 @pytest.fixture

@@ -17,7 +17,6 @@ from db.engine import Database
 from db.fetch import ReadConnection, fetch, is_prepared
 from db.models import Tag
 from db.statements import any_of, records
-from tests.conftest import engine_url, settings_for
 from tests.databases import terminate_backend
 
 NAMES = [f"tag{number}" for number in range(8)]
@@ -127,22 +126,14 @@ async def test_a_failing_statement_raises_a_dbapi_error(database: Database, tag_
 PID = select(func.pg_backend_pid().label("pid"))
 
 
-@pytest.fixture
-async def postgres(sqlite_url: str) -> AsyncIterator[Database]:
-    """PostgreSQL alone: only a server can drop a connection (SQLite reads go through SQLAlchemy)."""
-    database = Database.from_settings(settings_for(engine_url("postgresql", sqlite_url)))
-    yield database
-    await database.dispose()
-
-
-async def test_a_lost_connection_is_an_outage_and_is_not_lent_again(postgres: Database) -> None:
-    async with reading(postgres) as connection:
+async def test_a_lost_connection_is_an_outage_and_is_not_lent_again(postgres_database: Database) -> None:
+    async with reading(postgres_database) as connection:
         [record] = await fetch(connection, PID, {})
-        await terminate_backend(postgres.engine.url.render_as_string(False), record.pid)
+        await terminate_backend(postgres_database.engine.url.render_as_string(False), record.pid)
         with pytest.raises(DBAPIError) as raised:
             await fetch(connection, PID, {})
     assert raised.value.connection_invalidated
     assert database_unavailable(raised.value)
-    async with reading(postgres) as fresh:
+    async with reading(postgres_database) as fresh:
         [again] = await fetch(fresh, PID, {})
     assert again.pid != record.pid

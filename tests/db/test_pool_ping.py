@@ -6,7 +6,6 @@ SQLite has no pool ping: its connections are files, not sockets a server can dro
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import make_url, text
@@ -20,19 +19,14 @@ from tests.databases import terminate_backend
 from tests.proxy import Proxy
 
 
-@pytest.fixture
-async def database(sqlite_url: str) -> AsyncIterator[Database]:
-    database = Database.from_settings(settings_for(engine_url("postgresql", sqlite_url)))
-    yield database
-    await database.dispose()
-
-
 async def _backend_pid(database: Database) -> int:
     async with database.engine.connect() as connection:
         return int((await connection.execute(text("SELECT pg_backend_pid()"))).scalar_one())
 
 
-async def test_a_busy_connection_is_not_pinged(database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_a_busy_connection_is_not_pinged(
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     pings: list[object] = []
     original = AsyncAdapt_asyncpg_connection.ping
 
@@ -42,32 +36,32 @@ async def test_a_busy_connection_is_not_pinged(database: Database, monkeypatch: 
 
     monkeypatch.setattr(AsyncAdapt_asyncpg_connection, "ping", counted)
     for _ in range(5):
-        await _backend_pid(database)
+        await _backend_pid(postgres_database)
     assert pings == []
     monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle
-    await _backend_pid(database)
+    await _backend_pid(postgres_database)
     assert len(pings) == 1
 
 
 async def test_an_idle_connection_killed_by_the_server_is_replaced(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    pid = await _backend_pid(database)
-    await terminate_backend(database.engine.url.render_as_string(False), pid)
+    pid = await _backend_pid(postgres_database)
+    await terminate_backend(postgres_database.engine.url.render_as_string(False), pid)
     monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 0.0)
-    assert await _backend_pid(database) != pid
+    assert await _backend_pid(postgres_database) != pid
 
 
 async def test_without_the_ping_the_dead_connection_fails_its_statement(
-    database: Database, monkeypatch: pytest.MonkeyPatch
+    postgres_database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """What the ping is for: a dropped connection handed out unchecked fails the request."""
-    pid = await _backend_pid(database)
-    await terminate_backend(database.engine.url.render_as_string(False), pid)
+    pid = await _backend_pid(postgres_database)
+    await terminate_backend(postgres_database.engine.url.render_as_string(False), pid)
     monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 3600.0)
     with pytest.raises(DBAPIError):
-        await _backend_pid(database)
-    assert await _backend_pid(database) != pid  # the failure invalidated it: the next one is fresh
+        await _backend_pid(postgres_database)
+    assert await _backend_pid(postgres_database) != pid  # the failure invalidated it: the next one is fresh
 
 
 async def test_a_connection_to_a_silent_host_is_dropped_at_once(sqlite_url: str) -> None:
