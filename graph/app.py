@@ -32,7 +32,7 @@ from graph.lane import QueryLane
 from graph.logs import configure_logging
 from graph.metrics import Metrics, metrics_endpoint
 from graph.observability import RequestObserver, count_statements
-from graph.schema import BATCH_RESOLVERS, create_schema
+from graph.schema import create_schema
 from graph.subscriptions import TextFrameWebSocket
 from graph.tracing import install_tracer_provider
 
@@ -45,14 +45,16 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
     """Strawberry's ASGI app (as the GraphQL-over-HTTP spec wants it), our context, orjson."""
 
     def __init__(self, app: FastAPI, settings: Settings) -> None:
+        schema = create_schema(settings)
         super().__init__(
-            create_schema(settings),
+            schema,
             graphql_ide="graphiql" if settings.graphiql_enabled else None,
             connection_init_wait_timeout=timedelta(seconds=settings.ws_connection_init_timeout_seconds),
             max_subscriptions_per_connection=settings.ws_max_subscriptions_per_connection,
             allowed_origins=settings.ws_allowed_origins,
         )
         self._app = app
+        self.conduit_schema = schema
         self.max_request_bytes = settings.max_request_bytes
 
     websocket_adapter_class = TextFrameWebSocket  # type: ignore[assignment]
@@ -150,9 +152,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if metrics is not None:
         app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     graphql = GraphQLApp(app, settings)
-    if settings.dataloader_batching and not settings.otel_enabled:  # the lane has no spans
-        schema = graphql.schema._schema  # type: ignore[attr-defined]
-        app.add_middleware(QueryLane, schema=schema, settings=settings, resolvers=BATCH_RESOLVERS)
+    if settings.dataloader_batching:
+        app.add_middleware(QueryLane, schema=graphql.conduit_schema, settings=settings)
     # Added last, so outermost: it observes every request, whichever layer answers it.
     app.add_middleware(RequestObserver, metrics=metrics)
     app.router.routes.extend(

@@ -13,9 +13,9 @@ import db.articles
 from db.errors import DomainError
 from db.paging import Key, Slice, Window
 from graph import pagination
+from graph.batch import at_root, batched
 from graph.context import Context, Info
 from graph.errors import UserError, user_errors
-from graph.executor import resolve_one
 from graph.ids import to_global_id
 from graph.loaders import load_all
 from graph.node import Node
@@ -26,61 +26,6 @@ if TYPE_CHECKING:
     from graph.comments import CommentConnection
 
 CommentConnectionType = Annotated["CommentConnection", strawberry.lazy("graph.comments")]
-
-
-@strawberry.type
-class Article(Node):
-    row_id: strawberry.Private[int]
-    author_id: strawberry.Private[int]
-    slug: str
-    title: str
-    description: str
-    body: str
-    created_at: datetime
-    updated_at: datetime
-    tag_names: strawberry.Private[list[str] | None] = None
-    """Read with the article when the engine can (see `db.tags.TagNames`); None: load them."""
-    author_row: strawberry.Private[Any] = None
-    """The author, when read with the article; None: load it."""
-
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(
-            row_id=row.id,
-            author_id=row.author_id,
-            slug=row.slug,
-            title=row.title,
-            description=row.description,
-            body=row.body,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-            tag_names=getattr(row, "tag_list", None),
-            author_row=getattr(row, "author", None),
-        )
-
-    @strawberry.field(description="Tag names in the order the author gave them.")
-    async def tag_list(self, info: Info) -> list[str]:
-        return await resolve_one(tag_lists, self, info.context)
-
-    @strawberry.field(
-        description="Whether the signed-in viewer favorited this article; false for anonymous requests."
-    )
-    async def favorited(self, info: Info) -> bool:
-        return await resolve_one(favorited_flags, self, info.context)
-
-    @strawberry.field
-    async def favorites_count(self, info: Info) -> int:
-        return await resolve_one(favorites_counts, self, info.context)
-
-    @strawberry.field
-    async def author(self, info: Info) -> User:
-        return await resolve_one(authors, self, info.context)
-
-    @strawberry.field(description="Comments, oldest first.")
-    async def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> CommentConnectionType:
-        return await resolve_one(comment_pages, self, info.context, first=first, after=after)
 
 
 async def tag_lists(articles: Sequence[Article], context: Context) -> list[list[str]]:
@@ -127,6 +72,61 @@ async def comment_pages(
 
 
 @strawberry.type
+class Article(Node):
+    row_id: strawberry.Private[int]
+    author_id: strawberry.Private[int]
+    slug: str
+    title: str
+    description: str
+    body: str
+    created_at: datetime
+    updated_at: datetime
+    tag_names: strawberry.Private[list[str] | None] = None
+    """Read with the article when the engine can (see `db.tags.TagNames`); None: load them."""
+    author_row: strawberry.Private[Any] = None
+    """The author, when read with the article; None: load it."""
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(
+            row_id=row.id,
+            author_id=row.author_id,
+            slug=row.slug,
+            title=row.title,
+            description=row.description,
+            body=row.body,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+            tag_names=getattr(row, "tag_list", None),
+            author_row=getattr(row, "author", None),
+        )
+
+    @strawberry.field(description="Tag names in the order the author gave them.")
+    @batched(tag_lists)
+    async def tag_list(self, info: Info) -> list[str]: ...
+
+    @strawberry.field(
+        description="Whether the signed-in viewer favorited this article; false for anonymous requests."
+    )
+    @batched(favorited_flags)
+    async def favorited(self, info: Info) -> bool: ...
+
+    @strawberry.field
+    @batched(favorites_counts)
+    async def favorites_count(self, info: Info) -> int: ...
+
+    @strawberry.field
+    @batched(authors)
+    async def author(self, info: Info) -> User: ...
+
+    @strawberry.field(description="Comments, oldest first.")
+    @batched(comment_pages)
+    async def comments(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> CommentConnectionType: ...
+
+
+@strawberry.type
 class ArticleEdge:
     cursor: str
     node: Article
@@ -154,8 +154,8 @@ class ArticleConnection:
         ]
 
     @strawberry.field(description="The number of articles in the whole connection, not just this page.")
-    async def total_count(self, info: Info) -> int:
-        return await resolve_one(total_counts, self, info.context)
+    @batched(total_counts)
+    async def total_count(self, info: Info) -> int: ...
 
     @classmethod
     def from_slice(
@@ -219,27 +219,6 @@ class DeletePayload:
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 
-@strawberry.type
-class ArticleQueries:
-    @strawberry.field
-    async def article(self, info: Info, slug: str) -> Article | None:
-        return await find_article(info.context, slug=slug)
-
-    @strawberry.field(description="All articles, newest first.")
-    async def articles(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: ArticleFilter | None = None,
-    ) -> ArticleConnection:
-        return await find_articles(
-            info.context, first=first, after=after, last=last, before=before, filter=filter
-        )
-
-
 async def find_article(context: Context, *, slug: str) -> Article | None:
     row = await context.read(partial(db.articles.get_by_slug, slug=slug))
     return Article.from_row(row) if row else None
@@ -252,10 +231,9 @@ async def find_articles(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
-    filter: ArticleFilter | dict[str, str | None] | None = None,
+    filter: ArticleFilter | None = None,
 ) -> ArticleConnection:
-    """The global list; `filter` comes as the input type from Strawberry, as a dict from
-    the level-wise executor."""
+    """The global list, narrowed by `filter`."""
     window = pagination.window(first, after, last, before)
     narrowing = _narrowing(filter)
     page = await context.read(partial(db.articles.list_articles, narrowing=narrowing, window=window))
@@ -266,14 +244,29 @@ async def find_articles(
     return ArticleConnection.from_slice(page, window, total)
 
 
-def _narrowing(filter: ArticleFilter | dict[str, str | None] | None) -> db.articles.ArticleFilter:
+def _narrowing(filter: ArticleFilter | None) -> db.articles.ArticleFilter:
     if filter is None:
         return db.articles.ArticleFilter()
-    if isinstance(filter, dict):
-        return db.articles.ArticleFilter(
-            tag=filter.get("tag"), author=filter.get("author"), favorited_by=filter.get("favoritedBy")
-        )
     return db.articles.ArticleFilter(tag=filter.tag, author=filter.author, favorited_by=filter.favorited_by)
+
+
+@strawberry.type
+class ArticleQueries:
+    @strawberry.field
+    @batched(at_root(find_article))
+    async def article(self, info: Info, slug: str) -> Article | None: ...
+
+    @strawberry.field(description="All articles, newest first.")
+    @batched(at_root(find_articles))
+    async def articles(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+        filter: ArticleFilter | None = None,
+    ) -> ArticleConnection: ...
 
 
 @strawberry.type

@@ -15,14 +15,19 @@ from db.errors import DomainError, NotFound
 from db.paging import Slice, Window
 from graph import pagination
 from graph.articles import Article, DeletePayload, authors
+from graph.batch import batched
 from graph.context import Context, Info
 from graph.errors import BadUserInput, ServiceUnavailable, UserError, user_errors
-from graph.executor import resolve_one
 from graph.ids import from_global_id
 from graph.loaders import load_all
 from graph.node import Node
 from graph.pagination import PageInfo, total_counts
 from graph.users import User
+
+
+async def commented_articles(comments: Sequence[Comment], context: Context) -> list[Article]:
+    rows = await load_all(context.loaders.article_by_id, [c.article_id for c in comments])
+    return [Article.from_row(row) for row in rows]
 
 
 @strawberry.type
@@ -49,17 +54,12 @@ class Comment(Node):
         )
 
     @strawberry.field
-    async def author(self, info: Info) -> User:
-        return await resolve_one(authors, self, info.context)
+    @batched(authors)
+    async def author(self, info: Info) -> User: ...
 
     @strawberry.field
-    async def article(self, info: Info) -> Article:
-        return await resolve_one(commented_articles, self, info.context)
-
-
-async def commented_articles(comments: Sequence[Comment], context: Context) -> list[Article]:
-    rows = await load_all(context.loaders.article_by_id, [c.article_id for c in comments])
-    return [Article.from_row(row) for row in rows]
+    @batched(commented_articles)
+    async def article(self, info: Info) -> Article: ...
 
 
 @strawberry.type
@@ -89,8 +89,8 @@ class CommentConnection:
         ]
 
     @strawberry.field
-    async def total_count(self, info: Info) -> int:
-        return await resolve_one(total_counts, self, info.context)
+    @batched(total_counts)
+    async def total_count(self, info: Info) -> int: ...
 
     @classmethod
     def from_slice(cls, page: Slice, window: Window, count: Callable[[], Awaitable[int]]) -> Self:

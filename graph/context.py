@@ -52,6 +52,9 @@ class Context:
     """The client's IP address (behind a proxy, as uvicorn's --proxy-headers resolves it)."""
     response_headers: MutableHeaders | None = None
     """Headers of the HTTP response to come; None over a WebSocket."""
+    levelwise_tried: str | None = None
+    """Why the level-wise executor handed this request's operation to graphql-core, once it
+    did: it is never tried twice for one request (graph/executor.py)."""
     reads: Reads = field(init=False)
     loaders: Loaders = field(init=False)
 

@@ -3,26 +3,33 @@
 graphql-core resolves a query field by field and object by object: for 50 articles with 10
 comments each that is thousands of resolver calls, each wrapped, awaited and scheduled. Here a
 query is walked one level at a time instead: every selected field is resolved for all the
-objects of its level at once through a *batch resolver* (the same DataLoaders the per-object
-resolvers use), so the Python work grows with the size of the query text, not of the result.
+objects of its level at once through its *batch resolver* (declared on the field, see
+graph/batch.py; the same DataLoaders the per-object resolvers use), so the Python work grows
+with the size of the query text, not of the result.
 
-Only what this module fully understands runs here: query operations over plain fields and the
-fields in `BATCH_RESOLVERS`. Anything else — mutations, subscriptions, introspection, abstract
-types, @defer, and every error or null in a non-null position — falls back to graphql-core,
-which re-runs the whole operation and reports exactly as the spec says. Reads are side-effect
-free, so running one twice is safe.
+Only what this module fully understands runs here: query operations over plain fields, fields
+declared with a batch resolver, object types and the interfaces and unions over them. Anything
+else — introspection, @defer, and every error or null in a non-null position — raises
+`Fallback` with its reason, and the operation is run by graphql-core instead, which reports
+exactly as the spec says; `graph.fallbacks` counts and logs every such hand-off. Reads are side
+effect free, so running one twice is safe, and graphql-core reuses the loaders' cached rows.
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from operator import attrgetter
-from typing import Any, TypeVar
+from typing import Any, cast
 
+import strawberry
 from graphql import (
+    DocumentNode,
     ExecutionResult,
+    GraphQLAbstractType,
     GraphQLBoolean,
+    GraphQLError,
     GraphQLField,
     GraphQLID,
     GraphQLList,
@@ -33,21 +40,20 @@ from graphql import (
     GraphQLSchema,
     GraphQLString,
     OperationType,
+    get_operation_ast,
     is_leaf_type,
 )
 from graphql.execution import Executor
 from graphql.execution.collect_fields import FieldDetailsList, GroupedFieldSet, collect_fields
 from graphql.execution.values import get_argument_values
 from strawberry.extensions import SchemaExtension
+from strawberry.types.arguments import convert_arguments
 
-from db.availability import database_unavailable
+from graph.batch import BatchResolver, batch_of
 from graph.context import Context
 from graph.extensions import masked
+from graph.fallbacks import Fallbacks
 
-BatchResolver = Callable[..., Awaitable[Sequence[Any]]]
-"""`(parents, context, **arguments) -> one value per parent`."""
-
-T = TypeVar("T")
 _SERIALIZED_AS_IS: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 """Scalars whose serialisation of a value of this exact class is the value itself."""
 _DEFINITION = "strawberry-definition"
@@ -69,83 +75,128 @@ class _Executor(Executor[Context]):
         pass
 
 
-class _Fallback(Exception):
-    """This operation is for graphql-core to run."""
+class Fallback(Exception):
+    """This operation is for graphql-core to run; `reason` says why (a metric label)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
 
 
 class LevelwiseExecution(SchemaExtension):
-    """Serve read queries with `execute_levelwise` when it can; graphql-core otherwise."""
+    """Serve read queries with the schema's `Levelwise` when it can; graphql-core otherwise.
 
-    def __init__(self, resolvers: dict[tuple[str, str], BatchResolver]) -> None:
-        self.resolvers = resolvers
+    A request the query lane already tried (its context says so) is not tried again: the lane
+    hands such a request to graphql-core through this very path.
+    """
 
     async def on_execute(self) -> AsyncIterator[None]:
         execution = self.execution_context
         context = execution.context
+        levelwise = getattr(execution.schema, "levelwise", None)
+        document = execution.graphql_document
         if (
             execution.result is None
-            and execution.graphql_document is not None
+            and document is not None
             and isinstance(context, Context)
+            and isinstance(levelwise, Levelwise)
+            and context.levelwise_tried is None
+            and is_query(document, execution.operation_name)
             and context.services.settings.dataloader_batching
         ):
             try:
-                data = await execute_levelwise(
-                    execution.schema._schema,
-                    execution.graphql_document,
-                    execution.variables,
-                    execution.operation_name,
-                    context,
-                    self.resolvers,
-                )
-            except Exception as outage:  # graphql-core would only meet it again, after as long
-                execution.result = ExecutionResult(data=None, errors=[masked(outage)])
+                variables, name = execution.variables, execution.operation_name
+                data = await levelwise.execute(document, variables, name, context)
+            except Fallback as fallback:
+                context.levelwise_tried = fallback.reason
+                levelwise.fallbacks.report(execution.query, fallback.reason, execution.operation_name)
+            except Exception as error:  # an outage or a bug: graphql-core would only meet it again
+                execution.result = ExecutionResult(data=None, errors=[masked(error)])
             else:
-                if data is not None:
-                    execution.result = ExecutionResult(data=data)
+                execution.result = ExecutionResult(data=data)
         yield
 
 
-async def execute_levelwise(
-    schema: GraphQLSchema,
-    document: Any,
-    variables: dict[str, Any] | None,
-    operation_name: str | None,
-    context: Context,
-    resolvers: dict[tuple[str, str], BatchResolver],
-) -> dict[str, Any] | None:
-    """The operation's `data`, or None when graphql-core must run it instead.
+def is_query(document: DocumentNode, operation_name: str | None) -> bool:
+    """Whether the operation to run is a query (mutations and subscriptions are graphql-core's)."""
+    operation = get_operation_ast(document, operation_name)
+    return operation is not None and operation.operation == OperationType.QUERY
 
-    A database that is unavailable (see `db.availability`) is raised instead: graphql-core
-    would wait for it as long again, to report the same outage.
-    """
-    executor = _Executor.build(schema, document, None, context, variables, operation_name)
-    if isinstance(executor, list) or executor.operation.operation != OperationType.QUERY:
-        return None
-    root = schema.query_type
-    assert root is not None
-    collected = collect_fields(schema, executor.fragments, executor.variable_values, root, executor.operation)
-    if collected.new_defer_usages:
-        return None
-    run = _Run(executor, context, resolvers)
-    try:
-        [data] = await run.objects(root, collected.grouped_field_set, [None])
-    except Exception as error:  # every other failure is graphql-core's to report, with its path
-        outage = _outage(error)
-        if outage is not None:
-            raise outage from None
-        return None
-    return data
+
+class Levelwise:
+    """The level-wise executor of one schema: the batch resolvers its fields declared
+    (graph/batch.py), found once, and how to convert arguments as Strawberry does."""
+
+    def __init__(self, schema: strawberry.Schema, fallbacks: Fallbacks) -> None:
+        self.schema = schema
+        self.graphql_schema: GraphQLSchema = schema._schema
+        self.fallbacks = fallbacks
+        self.batches = batch_table(self.graphql_schema)
+
+    async def execute(
+        self,
+        document: DocumentNode,
+        variables: dict[str, Any] | None,
+        operation_name: str | None,
+        context: Context,
+    ) -> dict[str, Any]:
+        """The operation's `data`; `Fallback` when graphql-core must run it instead.
+
+        Anything else raised is the caller's to answer (masked): a database outage, which
+        graphql-core would wait for as long again, or a bug, which must not hide behind a
+        silent second execution.
+        """
+        schema = self.graphql_schema
+        executor = _Executor.build(schema, document, None, context, variables, operation_name)
+        if isinstance(executor, list):
+            raise Fallback("invalid_variables")
+        if executor.operation.operation != OperationType.QUERY:
+            raise Fallback("not_a_query")
+        root = schema.query_type
+        assert root is not None
+        collected = collect_fields(
+            schema, executor.fragments, executor.variable_values, root, executor.operation
+        )
+        if collected.new_defer_usages:
+            raise Fallback("defer")
+        run = _Run(self, executor, context)
+        try:
+            [data] = await run.objects(root, collected.grouped_field_set, [None])
+        except GraphQLError:
+            raise Fallback("error") from None  # graphql-core reports it with its path
+        return data
+
+
+def batch_table(schema: GraphQLSchema) -> dict[tuple[str, str], Batch]:
+    """Every field of `schema` declared with a batch resolver, by (type name, field name)."""
+    table: dict[tuple[str, str], Batch] = {}
+    for type_ in schema.type_map.values():
+        if not isinstance(type_, GraphQLObjectType):
+            continue
+        for name, field in type_.fields.items():
+            definition = field.extensions.get(_DEFINITION)
+            resolver = getattr(definition, "base_resolver", None)
+            batch = batch_of(resolver.wrapped_func) if resolver is not None else None
+            if batch is not None:
+                table[type_.name, name] = Batch(batch, definition)
+    return table
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    """A field's batch resolver and its Strawberry definition (for its arguments)."""
+
+    resolve: BatchResolver
+    definition: Any
 
 
 class _Run:
     """One operation's walk; `objects` and `values` recurse level by level."""
 
-    def __init__(
-        self, executor: Executor[Context], context: Context, resolvers: dict[tuple[str, str], BatchResolver]
-    ) -> None:
+    def __init__(self, levelwise: Levelwise, executor: Executor[Context], context: Context) -> None:
+        self.levelwise = levelwise
         self.executor = executor
         self.context = context
-        self.resolvers = resolvers
 
     async def objects(
         self, type_: GraphQLObjectType, fields: GroupedFieldSet, parents: list[Any]
@@ -172,17 +223,31 @@ class _Run:
     ) -> None:
         node = details[0].node
         field = type_.fields.get(node.name.value)
-        if field is None or any(d.fragment_variable_values for d in details):
-            raise _Fallback
-        resolver = self.resolvers.get((type_.name, node.name.value))
-        if resolver is not None:
-            arguments = get_argument_values(field, node, self.executor.variable_values)
-            values = list(await resolver(parents, self.context, **arguments))
+        if field is None:
+            raise Fallback("introspection")
+        if any(d.fragment_variable_values for d in details):
+            raise Fallback("fragment_variables")
+        batch = self.levelwise.batches.get((type_.name, node.name.value))
+        if batch is not None:
+            values = list(await batch.resolve(parents, self.context, **self.arguments(batch, field, node)))
         else:
             values = _read(field, parents)
         completed = await self.values(field.type, details, values)
         for result, value in zip(results, completed, strict=True):
             result[key] = value
+
+    def arguments(self, batch: Batch, field: GraphQLField, node: Any) -> dict[str, Any]:
+        """The field's arguments as Strawberry passes them: Python names, input objects."""
+        if not field.args:
+            return {}
+        raw = get_argument_values(field, node, self.executor.variable_values)
+        schema = self.levelwise.schema
+        return convert_arguments(
+            raw,
+            batch.definition.arguments,
+            scalar_registry=schema.schema_converter.scalar_registry,
+            config=schema.config,
+        )
 
     async def values(
         self, type_: GraphQLOutputType, details: FieldDetailsList, values: list[Any]
@@ -190,7 +255,7 @@ class _Run:
         """Complete `values` of one field for all parents: serialise, recurse into objects."""
         if isinstance(type_, GraphQLNonNull):
             if None in values:
-                raise _Fallback
+                raise Fallback("null")  # graphql-core reports the error, with its path
             type_ = type_.of_type
         if is_leaf_type(type_):
             serialize = type_.serialize
@@ -202,26 +267,48 @@ class _Run:
             flat = [item for value in values if value is not None for item in value]
             completed = iter(await self.values(type_.of_type, details, flat))
             return [None if value is None else [next(completed) for _ in value] for value in values]
-        if not isinstance(type_, GraphQLObjectType):
-            raise _Fallback
+        if isinstance(type_, GraphQLObjectType):
+            return await self.of_type(type_, details, values)
+        return await self.abstract(cast("GraphQLAbstractType", type_), details, values)
+
+    async def of_type(
+        self, type_: GraphQLObjectType, details: FieldDetailsList, values: list[Any]
+    ) -> list[Any]:
         subfields = self.executor.collect_subfields(type_, details)
         if subfields.new_defer_usages:
-            raise _Fallback
+            raise Fallback("defer")
         present = [value for value in values if value is not None]
         maps = iter(await self.objects(type_, subfields.grouped_field_set, present))
         return [None if value is None else next(maps) for value in values]
 
+    async def abstract(
+        self, type_: GraphQLAbstractType, details: FieldDetailsList, values: list[Any]
+    ) -> list[Any]:
+        """Values of an interface or union: each object completed as its own type, the
+        objects of one type together (a `node(id:)` of any type, `nodes(ids:)` of several)."""
+        schema = self.levelwise.graphql_schema
+        by_type: dict[str, list[int]] = {}
+        for index, value in enumerate(values):
+            if value is not None:
+                by_type.setdefault(_type_name(value), []).append(index)
+        completed: list[Any] = [None] * len(values)
+        for name, indexes in by_type.items():
+            concrete = schema.type_map.get(name)
+            if not isinstance(concrete, GraphQLObjectType) or not schema.is_sub_type(type_, concrete):
+                raise Fallback("abstract_type")
+            maps = await self.of_type(concrete, details, [values[index] for index in indexes])
+            for index, result in zip(indexes, maps, strict=True):
+                completed[index] = result
+        return completed
 
-def _outage(error: BaseException) -> BaseException | None:
-    """The database outage behind `error`, looking inside the groups a TaskGroup raises."""
-    if database_unavailable(error):
-        return error
-    if isinstance(error, BaseExceptionGroup):
-        for inner in error.exceptions:
-            found = _outage(inner)
-            if found is not None:
-                return found
-    return None
+
+def _type_name(value: Any) -> str:
+    """The GraphQL type of a Strawberry object (how Strawberry resolves abstract types)."""
+    definition = getattr(type(value), "__strawberry_definition__", None)
+    if definition is None:
+        raise Fallback("abstract_type")
+    name: str = definition.name
+    return name
 
 
 def _read(field: GraphQLField, parents: list[Any]) -> list[Any]:
@@ -229,28 +316,11 @@ def _read(field: GraphQLField, parents: list[Any]) -> list[Any]:
     nothing but its object (like `id`)."""
     definition = field.extensions.get(_DEFINITION)
     if definition is None:
-        raise _Fallback
+        raise Fallback("not_strawberry")
     resolver = definition.base_resolver
     if resolver is None:
         return list(map(attrgetter(definition.python_name), parents))
     function = resolver.wrapped_func
     if resolver.arguments or resolver.info_parameter or inspect.iscoroutinefunction(function):
-        raise _Fallback
+        raise Fallback("not_batched")  # a field that reads must declare its batch resolver
     return [function(parent) for parent in parents]
-
-
-async def resolve_one(
-    resolver: Callable[..., Awaitable[Sequence[T]]], parent: Any, context: Context, **arguments: Any
-) -> T:
-    """A batch resolver used for one object: how the per-object (graphql-core) resolvers call it."""
-    [value] = await resolver([parent], context, **arguments)
-    return value
-
-
-def at_root(resolve: Callable[..., Awaitable[Any]]) -> BatchResolver:
-    """A root field's resolver `(context, **arguments)` as a batch resolver (its parent is None)."""
-
-    async def batch(parents: Sequence[Any], context: Context, **arguments: Any) -> list[Any]:
-        return [await resolve(context, **arguments)]
-
-    return batch

@@ -79,8 +79,10 @@ def _refused(message: str, code: str) -> ExecutionResult:
     return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
 
 
-@lru_cache(maxsize=256)
-def _parse(query: str, **options: Any) -> DocumentNode:
+@lru_cache(maxsize=512)
+def parse_document(query: str, **options: Any) -> DocumentNode:
+    """`query` parsed, once per distinct text and options in this process: the query lane and
+    the general path share it, so no document is parsed twice."""
     return parse(query, **options)
 
 
@@ -95,7 +97,7 @@ class CachedParser(SchemaExtension):
         context = self.execution_context
         if context.query and context.graphql_document is None:
             with suppress(GraphQLError):
-                context.graphql_document = _parse(context.query, **context.parse_options)
+                context.graphql_document = parse_document(context.query, **context.parse_options)
         yield
 
 

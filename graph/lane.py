@@ -8,25 +8,31 @@ middleware answers them directly: a per-document plan (parsed once, validated on
 same rules and limits), the token, the cost, then the level-wise executor of graph/executor.py,
 the same one the general path runs.
 
-Anything else goes down the general path untouched, byte for byte: other methods, paths and
-media types, bodies that are not a plain `{query, variables, operationName}` object, documents
-that do not parse or validate, mutations and subscriptions, refused tokens, operations over the
-cost limit, and any operation the level-wise executor hands back (errors, nulls, introspection).
-So every error a client can see is produced, coded and masked in one place, and the lane can
-only ever answer what the general path would have answered.
+What the lane does not serve goes down the general path untouched, byte for byte, before
+anything ran: other methods, paths and media types, bodies that are not a plain
+`{query, variables, operationName}` object, documents that do not parse or validate,
+mutations and subscriptions, refused tokens, operations over the cost limit. An operation the
+level-wise executor hands back (errors, nulls, introspection) is run by the schema, with all
+its extensions, on the same context, its loaders' rows reused — and the level-wise executor
+not tried again: a request is parsed once (one parse cache for both doors) and executed at
+most once by each executor. So every error a client can see is produced, coded and masked in
+one place, and the lane can only ever answer what the general path would have answered.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, cast
 
 import orjson
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationType, get_operation_ast, parse
+from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationType, get_operation_ast
 from graphql.validation import specified_rules
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from strawberry.http import process_result
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.schema.schema import validate_document
 
@@ -34,12 +40,14 @@ from db.settings import Settings
 from graph.auth import request_context
 from graph.context import Services
 from graph.encoding import encode_json
-from graph.executor import BatchResolver, execute_levelwise
-from graph.extensions import masked
+from graph.executor import Fallback
+from graph.extensions import masked, parse_document
 from graph.http import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_error_status
 from graph.limits import cost_report, estimate_cost, limit_rules, sizes_vary
 from graph.observability import record_operation
+from graph.schema import ConduitSchema
 
+log = logging.getLogger("conduit.lane")
 PLANS_CACHED = 512
 _REQUEST_KEYS = frozenset({"query", "variables", "operationName"})
 
@@ -61,16 +69,17 @@ class QueryLane:
         self,
         app: ASGIApp,
         *,
-        schema: GraphQLSchema,
+        schema: ConduitSchema,
         settings: Settings,
-        resolvers: dict[tuple[str, str], BatchResolver],
         path: str = "/graphql",
     ) -> None:
         self.app = app
-        self.schema = schema
+        self.conduit_schema = schema
+        self.schema: GraphQLSchema = schema._schema
+        self.levelwise = schema.levelwise
         self.settings = settings
-        self.resolvers = resolvers
         self.path = path
+        self.tracer = _tracer() if settings.otel_enabled else None
         rules = (*specified_rules, *limit_rules(settings))
         self.plan: Callable[[str, str | None], Plan | None] = lru_cache(maxsize=PLANS_CACHED)(
             lambda query, operation_name: self._plan(query, operation_name, rules)
@@ -84,12 +93,14 @@ class QueryLane:
         for name, value in scope["headers"]:  # the first of a repeated header, as Starlette reads it
             headers.setdefault(name, value)
         body, receive = await self._read(headers, receive)
-        response = None
-        if body is not None:
-            try:
-                response = await self._answer(scope, headers, body)
-            except Exception:
-                response = None
+        if body is None:
+            await self.app(scope, receive, send)
+            return
+        try:
+            response = await self._answer(scope, headers, body)
+        except Exception:  # before execution (planning, the token): the general path meets it again
+            log.warning("the query lane failed before executing; the general path answers", exc_info=True)
+            response = None
         if response is None:
             await self.app(scope, receive, send)
             return
@@ -97,18 +108,7 @@ class QueryLane:
         status = 200
         if media_type == GRAPHQL_RESPONSE_JSON and (refused := request_error_status(cast(Any, response))):
             status, response = refused, {k: v for k, v in response.items() if k != "data"}
-        answer = encode_json(response)
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", media_type.encode()),
-                    (b"content-length", str(len(answer)).encode()),
-                ],
-            }
-        )
-        await send({"type": "http.response.body", "body": answer})
+        await _send(send, status, response, media_type)
 
     async def _read(self, headers: dict[bytes, bytes], receive: Receive) -> tuple[bytes | None, Receive]:
         """The whole body when the lane may serve it (else None), and a `receive` for the
@@ -156,23 +156,42 @@ class QueryLane:
             return None
         extensions = _extensions(cost, self.settings.max_query_cost)
         try:
-            data = await execute_levelwise(
-                self.schema, plan.document, variables, operation_name, context, self.resolvers
-            )
-        except Exception as outage:
-            error = masked(outage)
+            with self._span(plan.name):
+                data = await self.levelwise.execute(plan.document, variables, operation_name, context)
+        except Fallback as fallback:
+            context.levelwise_tried = fallback.reason
+            self.levelwise.fallbacks.report(query, fallback.reason, plan.name)
+            try:
+                result = await self.conduit_schema.execute(
+                    query, variables, context, operation_name=operation_name
+                )
+            finally:
+                await context.close()
+            return cast("dict[str, Any]", process_result(result))
+        except Exception as unexpected:  # an outage, or a bug that must not hide behind a retry
+            await context.close()
+            error = masked(unexpected)
             record_operation(plan.name, [str((error.extensions or {}).get("code"))], "query")
             return {"data": None, "errors": [error.formatted], **extensions}
-        finally:
-            await context.close()
-        if data is None:
-            return None
+        await context.close()
         record_operation(plan.name, (), "query")
         return {"data": data, **extensions}
 
+    def _span(self, name: str | None) -> AbstractContextManager[Any]:
+        """The operation's span when tracing, named as the general path names it."""
+        if self.tracer is None:
+            return nullcontext()
+        attributes = {"graphql.operation.type": "query"}
+        if name:
+            attributes["graphql.operation.name"] = name
+        span: AbstractContextManager[Any] = self.tracer.start_as_current_span(
+            f"GraphQL Query: {name}" if name else "GraphQL Query", attributes=attributes
+        )
+        return span
+
     def _plan(self, query: str, operation_name: str | None, rules: tuple[Any, ...]) -> Plan | None:
         try:
-            document = parse(query, max_tokens=self.settings.max_query_tokens)
+            document = parse_document(query, max_tokens=self.settings.max_query_tokens)
         except GraphQLError:
             return None
         operation = get_operation_ast(document, operation_name)
@@ -182,6 +201,27 @@ class QueryLane:
             return None
         fixed = None if sizes_vary(document) else estimate_cost(self.schema, document, operation_name, None)
         return Plan(document, operation.name.value if operation.name else None, fixed)
+
+
+async def _send(send: Send, status: int, response: dict[str, Any], media_type: str) -> None:
+    answer = encode_json(response)
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", media_type.encode()),
+                (b"content-length", str(len(answer)).encode()),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": answer})
+
+
+def _tracer() -> Any:
+    from opentelemetry import trace
+
+    return trace.get_tracer("conduit.lane")
 
 
 def _extensions(cost: int, limit: int) -> dict[str, Any]:

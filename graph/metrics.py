@@ -123,6 +123,7 @@ class Metrics:
         self._codes = BoundedLabels(_ERROR_CODE, _MAX_ERROR_CODES)
         self._latencies: dict[tuple[str, str], _Latencies] = {}
         self._errors: dict[str, int] = {}
+        self._fallbacks: dict[str, int] = {}
 
     def observe(
         self, name: str | None, operation_type: str | None, error_codes: Iterable[str], seconds: float
@@ -139,11 +140,15 @@ class Metrics:
             label = self._codes(code)
             self._errors[label] = self._errors.get(label, 0) + 1
 
+    def fallback(self, reason: str) -> None:
+        """Count one query the level-wise executor handed to graphql-core (reasons are ours)."""
+        self._fallbacks[reason] = self._fallbacks.get(reason, 0) + 1
+
     def describe(self) -> Iterable[Metric]:
         return self._families()
 
     def collect(self) -> Iterable[Metric]:
-        requests, latency, errors = families = self._families()
+        requests, latency, errors, fallbacks = families = self._families()
         bounds = [*map(floatToGoString, LATENCY_BUCKETS), "+Inf"]
         for key, latencies in self._latencies.items():
             requests.add_metric(key, latencies.count)
@@ -151,10 +156,14 @@ class Metrics:
             latency.add_metric(key, list(cumulative), latencies.total)
         for code, count in self._errors.items():
             errors.add_metric([code], count)
+        for reason, count in self._fallbacks.items():
+            fallbacks.add_metric([reason], count)
         return families
 
     @staticmethod
-    def _families() -> tuple[CounterMetricFamily, HistogramMetricFamily, CounterMetricFamily]:
+    def _families() -> tuple[
+        CounterMetricFamily, HistogramMetricFamily, CounterMetricFamily, CounterMetricFamily
+    ]:
         labels = ("operation", "operation_type")
         return (
             CounterMetricFamily(
@@ -171,6 +180,11 @@ class Metrics:
                 "conduit_graphql_errors",
                 "Errors answered, by code: GraphQL errors' extensions.code and mutation payloads' codes.",
                 labels=("code",),
+            ),
+            CounterMetricFamily(
+                "conduit_graphql_fallbacks",
+                "Queries the level-wise executor handed to graphql-core, by reason (graph/fallbacks.py).",
+                labels=("reason",),
             ),
         )
 

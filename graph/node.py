@@ -6,7 +6,8 @@ import asyncio
 
 import strawberry
 
-from graph.context import Info
+from graph.batch import at_root, batched
+from graph.context import Context, Info
 from graph.ids import from_global_id, to_global_id
 
 
@@ -20,12 +21,18 @@ class Node:
         return strawberry.ID(to_global_id(type(self).__name__, self.row_id))
 
 
-async def resolve_node(info: Info, global_id: str) -> Node | None:
+async def find_node(context: Context, *, id: strawberry.ID) -> Node | None:
     """The object a global ID names, through the loader of its type; None if there is none."""
-    return await _load_node(info, from_global_id(global_id))
+    return await _load_node(context, from_global_id(id))
 
 
-async def _load_node(info: Info, decoded: tuple[str, int] | None) -> Node | None:
+async def find_nodes(context: Context, *, ids: list[strawberry.ID]) -> list[Node | None]:
+    # Every ID is decoded before any load starts: a bad one must not leave loads running.
+    decoded = [from_global_id(i) for i in ids]
+    return list(await asyncio.gather(*(_load_node(context, d) for d in decoded)))
+
+
+async def _load_node(context: Context, decoded: tuple[str, int] | None) -> Node | None:
     from graph.articles import Article
     from graph.comments import Comment
     from graph.users import User
@@ -33,7 +40,7 @@ async def _load_node(info: Info, decoded: tuple[str, int] | None) -> Node | None
     if decoded is None:
         return None
     type_name, pk = decoded
-    loaders = info.context.loaders
+    loaders = context.loaders
     if type_name == "User":
         user = await loaders.user_by_id.load(pk)
         return User.from_row(user) if user else None
@@ -49,13 +56,11 @@ async def _load_node(info: Info, decoded: tuple[str, int] | None) -> Node | None
 @strawberry.type
 class NodeQueries:
     @strawberry.field(description="Fetches any object by its global ID; null when it does not exist.")
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None:
-        return await resolve_node(info, id)
+    @batched(at_root(find_node))
+    async def node(self, info: Info, id: strawberry.ID) -> Node | None: ...
 
     @strawberry.field(
         description="Fetches objects by global ID, in the same order; null for the missing ones."
     )
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
-        # Every ID is decoded before any load starts: a bad one must not leave loads running.
-        decoded = [from_global_id(i) for i in ids]
-        return list(await asyncio.gather(*(_load_node(info, d) for d in decoded)))
+    @batched(at_root(find_nodes))
+    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]: ...

@@ -56,6 +56,8 @@ class RequestRecord:
     operation_name: str | None = None
     operation_type: str | None = None
     error_codes: tuple[str, ...] = ()
+    fallback: str | None = None
+    """Why the level-wise executor handed the operation to graphql-core (see graph/fallbacks.py)."""
 
 
 _current: ContextVar[RequestRecord | None] = ContextVar("conduit_request", default=None)
@@ -79,6 +81,13 @@ def record_operation(
     record.operation_name = name
     record.operation_type = operation_type
     record.error_codes = tuple(error_codes)
+
+
+def record_fallback(reason: str) -> None:
+    """Note that the current request's operation was handed to graphql-core, and why."""
+    record = _current.get()
+    if record is not None:
+        record.fallback = reason
 
 
 def error_codes_of(errors: Sequence[GraphQLError] | None, data: object) -> list[str]:
@@ -193,6 +202,8 @@ class RequestObserver:
             codes = (REFUSAL_CODES.get(status, fallback),)
         if self.metrics is not None and is_graphql:
             self.metrics.observe(record.operation_name, record.operation_type, codes, seconds)
+            if record.fallback is not None:
+                self.metrics.fallback(record.fallback)
         if not self.access.isEnabledFor(logging.INFO):
             return
         fields: dict[str, Any] = {

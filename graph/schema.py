@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
 from typing import Any
 
 import strawberry
@@ -13,10 +12,9 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from db.settings import Settings
-from graph import articles, comments, pagination, tags, users
 from graph.articles import ArticleMutations, ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
-from graph.executor import BatchResolver, LevelwiseExecution, at_root
+from graph.executor import Levelwise, LevelwiseExecution
 from graph.extensions import (
     CachedParser,
     CodedErrors,
@@ -24,6 +22,7 @@ from graph.extensions import (
     RefuseInvalidToken,
     mask_unexpected,
 )
+from graph.fallbacks import Fallbacks
 from graph.limits import limit_extensions
 from graph.node import NodeQueries
 from graph.observability import RecordOperation
@@ -35,33 +34,12 @@ Query = merge_types("Query", (NodeQueries, UserQueries, ArticleQueries, TagQueri
 Mutation = merge_types("Mutation", (UserMutations, ArticleMutations, CommentMutations))
 Subscription = merge_types("Subscription", (CommentSubscriptions,))
 
-#: Fields the level-wise executor resolves for a whole level at once; every other field of a
-#: query must be a plain attribute, or the query runs on graphql-core (see graph/executor.py).
-BATCH_RESOLVERS: dict[tuple[str, str], BatchResolver] = {
-    ("Query", "viewer"): at_root(users.find_viewer),
-    ("Query", "user"): at_root(users.find_user),
-    ("Query", "article"): at_root(articles.find_article),
-    ("Query", "articles"): at_root(articles.find_articles),
-    ("Query", "tags"): at_root(tags.find_tags),
-    ("Viewer", "feed"): users.feeds,
-    ("User", "following"): users.following_flags,
-    ("User", "followersCount"): users.followers_counts,
-    ("User", "followingCount"): users.following_counts,
-    ("User", "articles"): users.article_pages,
-    ("User", "favorites"): users.favorite_pages,
-    ("Article", "tagList"): articles.tag_lists,
-    ("Article", "favorited"): articles.favorited_flags,
-    ("Article", "favoritesCount"): articles.favorites_counts,
-    ("Article", "author"): articles.authors,
-    ("Article", "comments"): articles.comment_pages,
-    ("Comment", "author"): articles.authors,
-    ("Comment", "article"): comments.commented_articles,
-    ("ArticleConnection", "totalCount"): pagination.total_counts,
-    ("CommentConnection", "totalCount"): pagination.total_counts,
-}
-
 
 class ConduitSchema(strawberry.Schema):
+    """The schema, with the level-wise executor of its fields (set by `create_schema`)."""
+
+    levelwise: Levelwise
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -75,7 +53,7 @@ class ConduitSchema(strawberry.Schema):
         return result
 
 
-def create_schema(settings: Settings) -> strawberry.Schema:
+def create_schema(settings: Settings) -> ConduitSchema:
     """The schema with its extensions; their order is the order of their hooks' first halves.
 
     The limits set the parse options and add their validation rules in `on_operation`, before
@@ -92,11 +70,13 @@ def create_schema(settings: Settings) -> strawberry.Schema:
         RefuseInvalidToken,
         OperationOverHTTP,
         CodedErrors,
-        partial(LevelwiseExecution, BATCH_RESOLVERS),
+        LevelwiseExecution,
     ]
-    return ConduitSchema(
+    schema = ConduitSchema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
         extensions=extensions,
     )
+    schema.levelwise = Levelwise(schema, Fallbacks())
+    return schema

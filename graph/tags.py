@@ -8,6 +8,7 @@ import strawberry
 
 import db.tags
 from graph import pagination
+from graph.batch import at_root, batched
 from graph.context import Context, Info
 from graph.errors import BadUserInput
 
@@ -18,16 +19,16 @@ class Tag:
     article_count: int = strawberry.field(description="How many articles carry this tag.")
 
 
-@strawberry.type
-class TagQueries:
-    @strawberry.field(description="The most used tags, most used first.")
-    async def tags(self, info: Info, first: int | None = None) -> list[Tag]:
-        return await find_tags(info.context, first=first)
-
-
 async def find_tags(context: Context, *, first: int | None = None) -> list[Tag]:
     limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
     if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
         raise BadUserInput(f"`first` must be between 0 and {pagination.MAX_PAGE_SIZE}, got {limit}")
     found = await context.read(partial(db.tags.list_tags, limit=limit))
     return [Tag(name=tag.name, article_count=tag.article_count) for tag in found]
+
+
+@strawberry.type
+class TagQueries:
+    @strawberry.field(description="The most used tags, most used first.")
+    @batched(at_root(find_tags))
+    async def tags(self, info: Info, first: int | None = None) -> list[Tag]: ...

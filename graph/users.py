@@ -14,9 +14,9 @@ import db.users
 from db.errors import DomainError, TooManyRequests
 from graph import pagination
 from graph.auth import issue_token
+from graph.batch import at_root, batched
 from graph.context import Context, Info
 from graph.errors import Unauthenticated, UserError, user_errors
-from graph.executor import resolve_one
 from graph.loaders import load_all
 from graph.node import Node
 
@@ -24,55 +24,6 @@ if TYPE_CHECKING:
     from graph.articles import ArticleConnection
 
 ArticleConnectionType = Annotated["ArticleConnection", strawberry.lazy("graph.articles")]
-
-
-@strawberry.type(description="A public profile.")
-class User(Node):
-    row_id: strawberry.Private[int]
-    username: str
-    bio: str | None = strawberry.field(
-        description="Null when never set; an empty string given as input is stored as null."
-    )
-    image: str | None = strawberry.field(
-        description="An image URL; null when never set; an empty string given as input is stored as null."
-    )
-    created_at: datetime
-
-    @classmethod
-    def from_row(cls, row: Any) -> Self:
-        return cls(
-            row_id=row.id,
-            username=row.username,
-            bio=row.bio,
-            image=row.image,
-            created_at=row.created_at,
-        )
-
-    @strawberry.field(
-        description="Whether the signed-in viewer follows this user; false for anonymous requests."
-    )
-    async def following(self, info: Info) -> bool:
-        return await resolve_one(following_flags, self, info.context)
-
-    @strawberry.field
-    async def followers_count(self, info: Info) -> int:
-        return await resolve_one(followers_counts, self, info.context)
-
-    @strawberry.field
-    async def following_count(self, info: Info) -> int:
-        return await resolve_one(following_counts, self, info.context)
-
-    @strawberry.field(description="Articles written by this user, newest first.")
-    async def articles(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> ArticleConnectionType:
-        return await resolve_one(article_pages, self, info.context, first=first, after=after)
-
-    @strawberry.field(description="Articles this user favorited, most recently favorited first.")
-    async def favorites(
-        self, info: Info, first: int | None = None, after: str | None = None
-    ) -> ArticleConnectionType:
-        return await resolve_one(favorite_pages, self, info.context, first=first, after=after)
 
 
 async def following_flags(users: Sequence[User], context: Context) -> list[bool]:
@@ -119,27 +70,53 @@ async def favorite_pages(
     )
 
 
-@strawberry.type(description="The signed-in user: their profile plus what only they may see.")
-class Viewer:
-    user: User
-    email: str
+@strawberry.type(description="A public profile.")
+class User(Node):
+    row_id: strawberry.Private[int]
+    username: str
+    bio: str | None = strawberry.field(
+        description="Null when never set; an empty string given as input is stored as null."
+    )
+    image: str | None = strawberry.field(
+        description="An image URL; null when never set; an empty string given as input is stored as null."
+    )
+    created_at: datetime
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
-        return cls(user=User.from_row(row), email=row.email)
-
-    @strawberry.field(description="Articles by the users the viewer follows, newest first.")
-    async def feed(
-        self,
-        info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-    ) -> ArticleConnectionType:
-        return await resolve_one(
-            feeds, self, info.context, first=first, after=after, last=last, before=before
+        return cls(
+            row_id=row.id,
+            username=row.username,
+            bio=row.bio,
+            image=row.image,
+            created_at=row.created_at,
         )
+
+    @strawberry.field(
+        description="Whether the signed-in viewer follows this user; false for anonymous requests."
+    )
+    @batched(following_flags)
+    async def following(self, info: Info) -> bool: ...
+
+    @strawberry.field
+    @batched(followers_counts)
+    async def followers_count(self, info: Info) -> int: ...
+
+    @strawberry.field
+    @batched(following_counts)
+    async def following_count(self, info: Info) -> int: ...
+
+    @strawberry.field(description="Articles written by this user, newest first.")
+    @batched(article_pages)
+    async def articles(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ArticleConnectionType: ...
+
+    @strawberry.field(description="Articles this user favorited, most recently favorited first.")
+    @batched(favorite_pages)
+    async def favorites(
+        self, info: Info, first: int | None = None, after: str | None = None
+    ) -> ArticleConnectionType: ...
 
 
 async def feeds(
@@ -164,6 +141,27 @@ async def feeds(
 
         connections.append(ArticleConnection.from_slice(page, window, total))
     return connections
+
+
+@strawberry.type(description="The signed-in user: their profile plus what only they may see.")
+class Viewer:
+    user: User
+    email: str
+
+    @classmethod
+    def from_row(cls, row: Any) -> Self:
+        return cls(user=User.from_row(row), email=row.email)
+
+    @strawberry.field(description="Articles by the users the viewer follows, newest first.")
+    @batched(feeds)
+    async def feed(
+        self,
+        info: Info,
+        first: int | None = None,
+        after: str | None = None,
+        last: int | None = None,
+        before: str | None = None,
+    ) -> ArticleConnectionType: ...
 
 
 @strawberry.type
@@ -210,17 +208,6 @@ class UpdateViewerInput:
     image: strawberry.Maybe[str | None]
 
 
-@strawberry.type
-class UserQueries:
-    @strawberry.field(description="The signed-in user; null for anonymous requests.")
-    async def viewer(self, info: Info) -> Viewer | None:
-        return await find_viewer(info.context)
-
-    @strawberry.field
-    async def user(self, info: Info, username: str) -> User | None:
-        return await find_user(info.context, username=username)
-
-
 async def find_viewer(context: Context) -> Viewer | None:
     if context.viewer_id is None:
         return None
@@ -233,6 +220,17 @@ async def find_viewer(context: Context) -> Viewer | None:
 async def find_user(context: Context, *, username: str) -> User | None:
     row = await context.read(partial(db.users.get_by_username, username=username))
     return User.from_row(row) if row else None
+
+
+@strawberry.type
+class UserQueries:
+    @strawberry.field(description="The signed-in user; null for anonymous requests.")
+    @batched(at_root(find_viewer))
+    async def viewer(self, info: Info) -> Viewer | None: ...
+
+    @strawberry.field
+    @batched(at_root(find_user))
+    async def user(self, info: Info, username: str) -> User | None: ...
 
 
 @strawberry.type

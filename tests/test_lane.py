@@ -253,7 +253,7 @@ def in_pieces(body: bytes, size: int, *, declared: int | None = None) -> Request
 LIST = "query($n: Int) { articles(first: $n) { nodes { slug } } }"
 
 
-# Equivalence: realistic queries the lane serves (or, for interfaces, hands on).
+# Equivalence: realistic queries the lane serves, interfaces included.
 
 
 @dataclass(frozen=True)
@@ -263,8 +263,6 @@ class Case:
     variables: Callable[[Seeded], dict[str, Any] | None] = lambda _: None
     viewer: str | None = None
     operation_name: str | None = None
-    lane: bool = True
-    """Whether the lane answers it itself (the level-wise executor hands interfaces back)."""
 
 
 ARTICLE_LIST = """
@@ -389,12 +387,11 @@ CASES = [
     Case("viewer and feed", VIEWER, viewer="carol"),
     Case("viewer of someone following nobody", VIEWER, viewer="alice"),
     Case("viewer, anonymous", VIEWER),
-    Case("node", NODE, lambda seeded: {"id": seeded.article_ids[0]}, lane=False),
+    Case("node", NODE, lambda seeded: {"id": seeded.article_ids[0]}),
     Case(
         "nodes",
         NODES,
         lambda seeded: {"ids": [seeded.user_id, seeded.article_ids[3], seeded.comment_id]},
-        lane=False,
     ),
     Case("tags", "{ tags { name articleCount } }"),
     Case("first tag", "query { tags(first: 1) { name } }"),
@@ -430,7 +427,7 @@ async def test_the_lane_answers_as_the_general_path_would(paths: Paths, seeded: 
     assert served.status == 200
     assert served.content_type == "application/json"
     assert "errors" not in served.json()
-    assert paths.general_calls == ([] if case.lane else ["POST"])
+    assert paths.general_calls == []
 
 
 async def test_the_lane_reports_the_same_cost(paths: Paths, seeded: Seeded) -> None:
@@ -516,6 +513,18 @@ FALLBACKS: dict[str, tuple[Request, int]] = {
 }
 
 
+#: What the level-wise executor hands back once the lane has planned it: the lane runs these
+#: through the schema itself (graphql-core, on the same context), not the general path.
+HANDED_TO_GRAPHQL_CORE = {
+    "introspection": "introspection",
+    "error in a field": "error",
+    "malformed cursor": "error",
+    "variables of the wrong type": "invalid_variables",
+    "variables of the wrong type, spec media type": "invalid_variables",
+    "missing required variable": "invalid_variables",
+}
+
+
 @pytest.mark.parametrize("name", list(FALLBACKS))
 async def test_what_the_lane_does_not_serve_gets_the_general_paths_answer(
     paths: Paths, seeded: Seeded, name: str
@@ -524,7 +533,27 @@ async def test_what_the_lane_does_not_serve_gets_the_general_paths_answer(
     served, general = await both(paths, send)
     assert served == general
     assert served.status == status, served.body
-    assert paths.general_calls == ["POST"]
+    assert paths.general_calls == ([] if name in HANDED_TO_GRAPHQL_CORE else ["POST"])
+
+
+@pytest.mark.parametrize("name", list(HANDED_TO_GRAPHQL_CORE))
+async def test_every_hand_off_to_graphql_core_is_counted_with_its_reason(
+    paths: Paths, seeded: Seeded, name: str
+) -> None:
+    send, _ = FALLBACKS[name]
+    reason = HANDED_TO_GRAPHQL_CORE[name]
+    before = await fallbacks_counted(paths.lane, reason)
+    await send(paths.lane)
+    assert await fallbacks_counted(paths.lane, reason) == before + 1
+
+
+async def fallbacks_counted(client: httpx.AsyncClient, reason: str) -> float:
+    """`conduit_graphql_fallbacks_total` for `reason`, as the app's /metrics reports it."""
+    series = f'conduit_graphql_fallbacks_total{{reason="{reason}"}} '
+    for line in (await client.get("/metrics")).text.splitlines():
+        if line.startswith(series):
+            return float(line.removeprefix(series))
+    return 0.0
 
 
 async def test_a_get_takes_the_general_path(paths: Paths, seeded: Seeded) -> None:
@@ -799,3 +828,16 @@ async def test_a_read_leaves_nothing_for_the_garbage_collector(
     finally:
         gc.enable()
     assert paths.general_calls == []
+
+
+async def test_a_hand_off_is_logged_once_per_document_without_its_text(
+    paths: Paths, seeded: Seeded, caplog: pytest.LogCaptureFixture
+) -> None:
+    query = '{ articles(after: "a-secret-cursor") { nodes { slug } } }'
+    for _ in range(3):
+        await posting(query)(paths.lane)
+    warnings = [record for record in caplog.records if record.name == "conduit.fallbacks"]
+    assert [record.getMessage().split(" (")[0] for record in warnings] == [
+        "query handed to graphql-core: error"
+    ]
+    assert "a-secret-cursor" not in warnings[0].getMessage()
