@@ -1,8 +1,9 @@
 """The query lane (graph/lane.py) answers exactly what the general path would, byte for byte.
 
 Every test sends the same request to two apps on one database: the app as served, and the same
-app with the lane taken out of its middleware. Their answers must be identical, and the tests
-also check which of the two paths answered in the served app.
+app on plain graphql-core — no lane in its middleware, no level-wise executor, unbatched
+loaders — so a wrong answer of the lane or of the level-wise executor shows. Their answers
+must be identical, and the tests also check which path answered in the served app.
 """
 
 from __future__ import annotations
@@ -95,9 +96,9 @@ def lane_of(app: FastAPI) -> QueryLane:
 
 
 def without_lane(settings: Settings) -> FastAPI:
-    app = create_app(settings)
-    lane: Any = QueryLane
-    app.user_middleware = [entry for entry in app.user_middleware if entry.cls is not lane]
+    """The app on graphql-core alone: batching off takes out the lane and the level-wise
+    executor (graph/app.py, graph/executor.py)."""
+    app = create_app(settings.model_copy(update={"dataloader_batching": False}))
     assert not any(isinstance(layer, QueryLane) for layer in middleware_chain(app))
     return app
 
