@@ -1,4 +1,5 @@
-"""The README's frontend tour runs as written: every operation, in order, with its variables."""
+"""The README's frontend tour runs as written: every operation, in order, with its variables,
+on the level-wise executor and on plain graphql-core alike."""
 
 from __future__ import annotations
 
@@ -8,11 +9,20 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
+from db.settings import Settings
+from tests.conftest import settings_for
 from tests.graph.factories import gql
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _BLOCK = re.compile(r"```graphql\n(.*?)```\n```json\n(.*?)```", re.DOTALL)
+
+
+@pytest.fixture(params=[True, False], ids=["level-wise", "graphql-core"])
+def settings(migrated_url: str, request: pytest.FixtureRequest) -> Settings:
+    """Batching off takes out the query lane and the level-wise executor (graph/app.py)."""
+    return settings_for(migrated_url, dataloader_batching=request.param)
 
 
 def tour_steps() -> list[tuple[str, dict[str, Any]]]:
