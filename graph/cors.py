@@ -54,6 +54,19 @@ _REFUSED = encode_json(
 )
 
 
+def _origin_of(headers: Iterable[tuple[bytes, bytes]]) -> tuple[bytes | None, bool]:
+    """The request's (first, as Starlette reads it) Origin, and whether it names the method
+    a preflight asks about."""
+    origin = None
+    asks_method = False
+    for name, value in headers:
+        if name == _ORIGIN:
+            origin = value if origin is None else origin
+        elif name == _REQUEST_METHOD:
+            asks_method = True
+    return origin, asks_method
+
+
 class CORS:
     """Answers preflights and marks responses readable by the allowed origins (see the module)."""
 
@@ -86,17 +99,14 @@ class CORS:
         if scope["type"] != "http" or not self._covers(scope["path"]):
             await self.app(scope, receive, send)
             return
-        origin = None
-        asks_method = False
-        for name, value in scope["headers"]:
-            if name == _ORIGIN:
-                origin = value if origin is None else origin  # the first, as Starlette reads it
-            elif name == _REQUEST_METHOD:
-                asks_method = True
-        if origin is not None and asks_method and scope["method"] == "OPTIONS":
-            await self._answer_preflight(origin, send)
-            return
-        extra = self._headers_for(origin)
+        if self.any_origin and scope["method"] != "OPTIONS":
+            extra = self.for_any  # the same for every request: no header need be read
+        else:
+            origin, asks_method = _origin_of(scope["headers"])
+            if origin is not None and asks_method and scope["method"] == "OPTIONS":
+                await self._answer_preflight(origin, send)
+                return
+            extra = self._headers_for(origin)
 
         async def send_with_cors(message: Message) -> None:
             if message["type"] == "http.response.start":
