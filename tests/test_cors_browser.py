@@ -115,7 +115,12 @@ async def seen_by_the_page(page_url: str, profile: Path) -> tuple[str, dict[str,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
-    dom, _ = await process.communicate()
+    try:
+        dom, _ = await asyncio.wait_for(process.communicate(), 180)  # a hang guard, nothing more
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
     assert process.returncode == 0, dom
     text = dom.decode()
     title = text.split("<title>", 1)[1].split("</title>", 1)[0]
