@@ -87,6 +87,19 @@ async def test_a_preflight_from_an_unlisted_origin_is_refused_with_no_allow_orig
     }
 
 
+async def test_a_preflight_for_a_method_or_header_not_allowed_states_the_policy_for_the_browser_to_refuse(
+    listed: httpx.AsyncClient,
+) -> None:
+    asking = {
+        **PREFLIGHT,
+        "Access-Control-Request-Method": "PUT",
+        "Access-Control-Request-Headers": "x-secret",
+    }
+    response = await listed.options("/graphql", headers=asking)
+    assert response.status_code == 204
+    assert headers_of(response) == {"access-control-allow-origin": APP_ORIGIN, "vary": "Origin", **POLICY}
+
+
 async def test_a_query_the_lane_answers_carries_allow_origin(app: FastAPI, client: httpx.AsyncClient) -> None:
     general: list[str] = []
     count_general_path(app, general)
