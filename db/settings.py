@@ -83,6 +83,19 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    # Pages on other origins whose scripts may call /graphql ("*", the default, for any);
+    # comma-separated in the environment, empty for none. Safe open: tokens travel in the
+    # Authorization header, never in cookies (README "Security").
+    cors_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=lambda: ["*"])
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _origins(cls, value: object) -> object:
+        """Comma-separated, as a browser serializes an origin: lower case, no trailing slash."""
+        if isinstance(value, str):
+            return [origin.strip().rstrip("/").lower() for origin in value.split(",") if origin.strip()]
+        return value
+
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
         if self.environment == "production" and (

@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
@@ -25,9 +26,10 @@ from db.settings import Settings
 from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
+from graph.cors import CORS
 from graph.encoding import encode_json
-from graph.graphiql import GRAPHIQL_STATIC, graphiql_html
-from graph.http import GraphQLOverHTTP
+from graph.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
+from graph.http import JSON, REFUSAL_CODES, GraphQLOverHTTP
 from graph.lane import QueryLane
 from graph.logs import configure_logging
 from graph.metrics import Metrics, metrics_endpoint
@@ -112,6 +114,20 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 20)
 
 
+async def _refusal(request: Request, exc: Exception) -> Response:
+    """Starlette's refusals (an unknown path, a wrong method on /health/*, a missing static
+    file) as JSON GraphQL errors, like every refusal /graphql makes, instead of FastAPI's
+    `{"detail": …}`; their headers (`Allow`) kept, and no body for HEAD."""
+    assert isinstance(exc, StarletteHTTPException)
+    status = exc.status_code
+    code = REFUSAL_CODES.get(status, "INTERNAL_SERVER_ERROR" if status >= 500 else "BAD_REQUEST")
+    body = {"errors": [{"message": exc.detail, "extensions": {"code": code}}]}
+    response = Response(encode_json(body), status_code=status, media_type=JSON, headers=exc.headers)
+    if request.scope.get("method") == "HEAD":
+        response.body = b""
+    return response
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app for these settings; the engine is made when it starts and disposed when it stops."""
     settings = settings or Settings()
@@ -149,18 +165,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         openapi_url=None,
     )
     app.state.metrics = metrics
+    app.add_exception_handler(StarletteHTTPException, _refusal)
     if metrics is not None:
         app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     graphql = GraphQLApp(app, settings)
     if settings.dataloader_batching:
         app.add_middleware(QueryLane, schema=graphql.conduit_schema, settings=settings)
+    # Around the lane, so what it answers is marked for browsers too.
+    app.add_middleware(CORS, allowed_origins=settings.cors_allowed_origins, prefixes=(f"{STATIC_URL}/",))
     # Added last, so outermost: it observes every request, whichever layer answers it.
     app.add_middleware(RequestObserver, metrics=metrics)
     app.router.routes.extend(
         [
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            Route("/graphql", graphql),  # every method: the view refuses what it does not serve
             WebSocketRoute("/graphql", graphql),
-            Mount("/static/graphiql", StaticFiles(directory=GRAPHIQL_STATIC), name="graphiql"),
+            Mount(STATIC_URL, StaticFiles(directory=GRAPHIQL_STATIC), name="graphiql"),
         ]
     )
 

@@ -35,6 +35,7 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 #: The code of each refusal made at the HTTP level, before any operation runs.
 REFUSAL_CODES = {
     400: "BAD_REQUEST",
+    403: "FORBIDDEN",
     404: "NOT_FOUND",
     405: "METHOD_NOT_ALLOWED",
     413: "PAYLOAD_TOO_LARGE",
@@ -42,6 +43,8 @@ REFUSAL_CODES = {
     500: "INTERNAL_SERVER_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
+#: The methods /graphql serves: OPTIONS answers preflights (graph/cors.py) and says this.
+ALLOWED_METHODS = "GET, POST, OPTIONS"
 
 
 class PayloadTooLarge(Exception):
@@ -59,6 +62,9 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             return
         request = Request(scope, receive=self._bounded(receive))
         media_type = negotiate(request.headers.get("accept"))
+        if scope["method"] not in ("GET", "POST"):
+            await self.other_method(scope["method"], media_type)(scope, receive, send)
+            return
         try:
             self._check_declared_size(request)
             response = await self.run(request)
@@ -78,6 +84,19 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         finally:
             await self.finish(scope)
         await response(scope, receive, send)
+
+    def other_method(self, method: str, media_type: str) -> Response:
+        """OPTIONS says which methods there are (a preflight never gets here); any other
+        method is refused, 405 as JSON, before a context is made. HEAD gets the headers
+        GET would not: a HEAD response has no body, and a GET may run an operation."""
+        if method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": ALLOWED_METHODS})
+        response = self.error_response(
+            405, "Use GET or POST on /graphql (OPTIONS for a CORS preflight).", media_type
+        )
+        if method == "HEAD":
+            response.body = b""
+        return response
 
     async def finish(self, scope: Scope) -> None:
         """Called once the request's result is known, before it is sent: release what it held."""
@@ -111,7 +130,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         if error_id is not None:
             extensions["errorId"] = error_id
         body = {"errors": [{"message": message, "extensions": extensions}]}
-        headers = {"Allow": "GET, POST"} if status == 405 else None
+        headers = {"Allow": ALLOWED_METHODS} if status == 405 else None
         return Response(self.encode_json(body), status_code=status, media_type=media_type, headers=headers)
 
     async def parse_http_body(

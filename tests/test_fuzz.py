@@ -57,7 +57,7 @@ def target(migrated_url: str) -> Iterator[Target]:
         migrated_url, LOGIN_ATTEMPTS_PER_ADDRESS="1000000", LOGIN_FAILURES_PER_ACCOUNT="1000000"
     ) as base:
         url = f"{base}/graphql"
-        token = requests.post(url, json={"query": SIGN_UP}, timeout=10).json()["data"]["register"]["token"]
+        token = requests.post(url, json={"query": SIGN_UP}, timeout=60).json()["data"]["register"]["token"]
         yield Target(url, schemathesis.graphql.from_url(url), token)
     asyncio.run(_empty_tables(migrated_url))
 
@@ -98,6 +98,6 @@ def test_generated_operations_never_get_a_server_error(target: Target, field: st
     @given(case=operation.as_strategy(), signed_in=st.booleans())
     def fuzz(case: Case, signed_in: bool) -> None:
         headers = {"Authorization": f"Bearer {target.token}"} if signed_in else {}
-        check(case, case.call(base_url=target.url, session=session, headers=headers, timeout=10))
+        check(case, case.call(base_url=target.url, session=session, headers=headers, timeout=60))
 
     fuzz()

@@ -37,7 +37,7 @@ def test_graphiql_runs_a_query_in_headless_chromium_offline(settings: Settings) 
             cwd=CLIENT,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=240,
             check=False,
         )
     assert finished.returncode == 0, finished.stderr

@@ -234,7 +234,7 @@ def test_the_graphql_http_audit_passes_whole(live_server: str) -> None:
     node = shutil.which("node")
     assert node is not None, "node is needed to run the graphql-http audit suite"
     run = subprocess.run(
-        [node, "audit.mjs", live_server], cwd=AUDIT, capture_output=True, text=True, timeout=120
+        [node, "audit.mjs", live_server], cwd=AUDIT, capture_output=True, text=True, timeout=240
     )
     assert run.returncode == 0, run.stderr
     results = json.loads(run.stdout)

@@ -108,7 +108,8 @@ async def test_exponential_fragment_spreads_are_measured_in_linear_time(sqlite_u
         body = (await post(client, query)).json()
         elapsed = time.perf_counter() - started
     assert refusal(body)["extensions"]["aliases"]["requested"] == 2**levels - 1
-    assert elapsed < 2
+    # 2**40 spreads: counted one by one, it would never return. Generous for a busy machine.
+    assert elapsed < 20
 
 
 # Tokens.

@@ -356,7 +356,7 @@ def test_the_served_process_writes_only_json_lines(sqlite_url: str, tmp_path: Pa
                 time.sleep(0.1)
         finally:
             os.killpg(process.pid, signal.SIGTERM)
-            process.wait(timeout=10)
+            process.wait(timeout=30)
         stderr.seek(0)
         logged = [json.loads(line) for line in stderr.read().splitlines()]
     assert live.headers["x-request-id"] == "served-8"

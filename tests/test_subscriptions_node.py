@@ -32,7 +32,7 @@ def test_graphql_ws_client_receives_every_comment_in_order_exactly_once(settings
             cwd=CLIENT,
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=240,
             check=False,
         )
     assert finished.returncode == 0, finished.stderr

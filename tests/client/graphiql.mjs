@@ -27,9 +27,9 @@ try {
     return route.abort();
   });
   await page.goto(`${url}#query=${encodeURIComponent(query)}`, { waitUntil: "load" });
-  await page.locator(".graphiql-execute-button").click({ timeout: 20000 });
+  await page.locator(".graphiql-execute-button").click({ timeout: 60000 });
   const response = page.locator(".graphiql-response .CodeMirror");
-  await response.getByText('"data"').first().waitFor({ timeout: 20000 });
+  await response.getByText('"data"').first().waitFor({ timeout: 60000 }); // generous: a busy machine
   const lines = await response.locator(".CodeMirror-line").allInnerTexts();
   console.log(JSON.stringify({ result: lines.join("\n"), refused, loaded, consoleErrors }));
 } finally {

@@ -85,14 +85,14 @@ const unsubscribe = client.subscribe(
 let ready = false;
 warm.then(() => (ready = true));
 for (let attempt = 0; !ready; attempt++) {
-  if (attempt > 100) throw new Error("the subscription never received a warm-up comment");
+  if (attempt > 300) throw new Error("the subscription never received a warm-up comment");
   await addComment(`warm-up ${attempt}`);
   await Promise.race([warm, new Promise((r) => setTimeout(r, 100))]);
 }
 
 const sent = [];
 for (let n = 0; n < count; n++) sent.push(await addComment(`comment ${n}`));
-await Promise.race([done, new Promise((r) => setTimeout(r, 15000))]);
+await Promise.race([done, new Promise((r) => setTimeout(r, 60000))]); // generous: a busy machine
 unsubscribe();
 await client.dispose();
 console.log(JSON.stringify({ slug, sent, received }));
