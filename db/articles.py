@@ -215,9 +215,9 @@ async def create(
 ) -> Article:
     """A new article with its tags, as one unit; the slug is derived from the title."""
     title, description, body, names = rules.all_of(
-        lambda: rules.text(title, "title", max_length=rules.TITLE_MAX).strip(),
-        lambda: rules.text(description, "description", max_length=rules.DESCRIPTION_MAX),
-        lambda: rules.text(body, "body", max_length=rules.BODY_MAX),
+        lambda: rules.line(title, "title", max_length=rules.TITLE_MAX),
+        lambda: rules.prose(description, "description", max_length=rules.DESCRIPTION_MAX),
+        lambda: rules.prose(body, "body", max_length=rules.BODY_MAX),
         lambda: rules.tag_list(tag_list or []),
     )
     now = utc_now()
@@ -286,11 +286,11 @@ def _check_change(name: str, value: Any) -> Any:
     if value is None:
         raise Invalid("can't be null", field=(name,))
     if name == "title":
-        return rules.text(value, "title", max_length=rules.TITLE_MAX).strip()
+        return rules.line(value, "title", max_length=rules.TITLE_MAX)
     if name == "description":
-        return rules.text(value, "description", max_length=rules.DESCRIPTION_MAX)
+        return rules.prose(value, "description", max_length=rules.DESCRIPTION_MAX)
     if name == "body":
-        return rules.text(value, "body", max_length=rules.BODY_MAX)
+        return rules.prose(value, "body", max_length=rules.BODY_MAX)
     return rules.tag_list(value)
 
 

@@ -49,7 +49,7 @@ async def counts_by_article_id(session: Reader, article_ids: Sequence[int]) -> d
 
 
 async def create(session: AsyncSession, *, author_id: int, article_slug: str, body: str) -> Comment:
-    body = rules.text(body, "body", max_length=rules.COMMENT_MAX)
+    body = rules.prose(body, "body", max_length=rules.COMMENT_MAX)
     try:
         article = await articles.get_existing(session, article_slug, keep=True)
     except NotFound:

@@ -135,8 +135,8 @@ _CHANGE_RULES: dict[str, Callable[[str | None], str | None]] = {
     "username": lambda v: rules.username(_required(v, "username")),
     "email": lambda v: rules.email(_required(v, "email")),
     "password": lambda v: rules.password(_required(v, "password")),
-    "bio": lambda v: rules.optional_text(v, "bio", max_length=rules.BIO_MAX),
-    "image": lambda v: rules.optional_text(v, "image", max_length=rules.URL_MAX),
+    "bio": lambda v: rules.optional_prose(v, "bio", max_length=rules.BIO_MAX),
+    "image": lambda v: rules.url(v, "image"),
 }
 
 

@@ -192,6 +192,164 @@ async def test_register_nul_character_is_invalid(client: httpx.AsyncClient, fiel
     assert payload["errors"] == [invalid(field, "must not contain NUL characters")]
 
 
+# The bounds hold for what is stored: the NFKC form and the key uniqueness is checked on
+# (NFKC, then case-folded), which can be longer than what was sent: "ß" folds to "ss", "ﬁ" is
+# "fi". The columns are sized to the bounds, so on PostgreSQL these were internal errors.
+OVER_THEIR_BOUND_ONCE_NORMALISED = {
+    "username-whose-key-doubles": ("username", "ß" * 40, 64),
+    "username-that-nfkc-doubles": ("username", "ﬁ" * 56 + "12345678", 64),
+    "email-whose-key-doubles": ("email", "ß" * 200 + "@x.io", 254),
+}
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    OVER_THEIR_BOUND_ONCE_NORMALISED.values(),
+    ids=OVER_THEIR_BOUND_ONCE_NORMALISED,
+)
+async def test_register_bound_holds_for_the_stored_and_the_key_form(
+    app: FastAPI, client: httpx.AsyncClient, field: str, value: str, bound: int
+) -> None:
+    payload = await register_payload(client, **{field: value})
+    assert payload == {
+        "token": None,
+        "viewer": None,
+        "errors": [invalid(field, f"is too long (maximum is {bound} characters)")],
+    }
+    assert await count_rows(app, "users") == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "bound"),
+    OVER_THEIR_BOUND_ONCE_NORMALISED.values(),
+    ids=OVER_THEIR_BOUND_ONCE_NORMALISED,
+)
+async def test_update_viewer_bound_holds_for_the_stored_and_the_key_form(
+    client: httpx.AsyncClient, field: str, value: str, bound: int
+) -> None:
+    token = await register(client, "alice")
+    payload = await update_viewer(client, token, **{field: value})
+    assert payload == {
+        "viewer": None,
+        "errors": [invalid(field, f"is too long (maximum is {bound} characters)")],
+    }
+    viewer = await gql(client, "{ viewer { email user { username } } }", token=token)
+    assert viewer == {"data": {"viewer": {"email": "alice@example.com", "user": {"username": "alice"}}}}
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [("ß" * 32, "ß" * 32), ("e\u0301" * 40, "é" * 40), ("ﬁ" * 32, "fi" * 32)],
+    ids=["key-of-64", "decomposed-80-composes-to-40", "nfkc-form-of-64"],
+)
+async def test_a_username_whose_stored_forms_fit_is_accepted(
+    client: httpx.AsyncClient, sent: str, stored: str
+) -> None:
+    payload = await register_payload(client, username=sent)
+    assert payload["errors"] == [] and payload["viewer"]["user"]["username"] == stored
+
+
+# Names that could be read as another: each is refused beside an existing "jake".
+DECEPTIVE_USERNAMES = {
+    "zero-width-only": (
+        "\u200b\u200b",
+        "may not contain control, invisible, private-use or unassigned characters",
+    ),
+    "bidi-override": (
+        "\u202eevil",
+        "may not contain control, invisible, private-use or unassigned characters",
+    ),
+    "control-character": (
+        "ctl\u0001x",
+        "may not contain control, invisible, private-use or unassigned characters",
+    ),
+    "zero-width-inside": (
+        "ja\u200bke",
+        "may not contain control, invisible, private-use or unassigned characters",
+    ),
+    "word-joiner-inside": (
+        "ja\u2060ke",
+        "may not contain control, invisible, private-use or unassigned characters",
+    ),
+    "private-use": ("jake\ue000", "may not contain control, invisible, private-use or unassigned characters"),
+    "unassigned": ("jake\u0378", "may not contain control, invisible, private-use or unassigned characters"),
+    "lone-combining-mark": ("\u0301", "must contain a letter or a digit"),
+    "punctuation-only": ("._-", "must contain a letter or a digit"),
+    "leading-combining-mark": ("\u0301jake", "may not begin with or stack combining marks"),
+    "repeated-combining-mark": ("jake\u0301\u0301", "may not begin with or stack combining marks"),
+    "mixed-digits": ("jake1\u0661", "may not mix digits of different numbering systems"),
+    "latin-with-cyrillic": (
+        "j\u0430ke",
+        "may not mix scripts (Latin may only be mixed with Chinese, Japanese or Korean)",
+    ),
+    "latin-with-greek": (
+        "jak\u03b5",
+        "may not mix scripts (Latin may only be mixed with Chinese, Japanese or Korean)",
+    ),
+    "cyrillic-with-greek": (
+        "\u0438\u03b1",
+        "may not mix scripts (Latin may only be mixed with Chinese, Japanese or Korean)",
+    ),
+}
+
+
+@pytest.mark.parametrize(("name", "message"), DECEPTIVE_USERNAMES.values(), ids=DECEPTIVE_USERNAMES)
+async def test_register_refuses_a_username_that_could_pass_for_another(
+    app: FastAPI, client: httpx.AsyncClient, name: str, message: str
+) -> None:
+    await register(client, "jake")
+    payload = await register_payload(client, username=name, email="other@example.com")
+    assert payload == {"token": None, "viewer": None, "errors": [invalid("username", message)]}
+    assert await count_rows(app, "users") == 1
+
+
+@pytest.mark.parametrize(("name", "message"), DECEPTIVE_USERNAMES.values(), ids=DECEPTIVE_USERNAMES)
+async def test_update_viewer_refuses_a_username_that_could_pass_for_another(
+    client: httpx.AsyncClient, name: str, message: str
+) -> None:
+    await register(client, "jake")
+    token = await register(client, "alice")
+    payload = await update_viewer(client, token, username=name)
+    assert payload == {"viewer": None, "errors": [invalid("username", message)]}
+    assert (await gql(client, VIEWER, token=token))["data"]["viewer"]["user"]["username"] == "alice"
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "josé",
+        "日本語",
+        "Ünïcödé",
+        "user_1-2.3",
+        "1984",
+        "Иван",
+        "Ελένη",
+        "tanaka太郎",
+        "田中タロウ",
+        "kim철수",
+        "محمد٣",
+        "श्रेया",
+    ],
+)
+async def test_usernames_of_one_script_or_latin_with_cjk_are_accepted(
+    client: httpx.AsyncClient, name: str
+) -> None:
+    payload = await register_payload(client, username=name)
+    assert payload["errors"] == [] and payload["viewer"]["user"]["username"] == name
+    profile = await gql(client, "query ($u: String!) { user(username: $u) { username } }", {"u": name})
+    assert profile == {"data": {"user": {"username": name}}}
+
+
+async def test_email_with_a_control_or_invisible_character_is_invalid(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    await register(client, "alice")
+    for email in ["alice\u200b@example.com", "al\u0007ice@example.com", "alice@exa\u202emple.com"]:
+        payload = await register_payload(client, username="other", email=email)
+        assert payload == {"token": None, "viewer": None, "errors": [invalid("email", "is invalid")]}, email
+    assert await count_rows(app, "users") == 1
+
+
 # --- login ------------------------------------------------------------------------------
 
 
@@ -325,14 +483,16 @@ async def test_update_viewer_blank_or_null_required_field_is_invalid(
     ]
 
 
-@pytest.mark.parametrize(("field", "length"), [("image", 2049), ("bio", 4097)])
+@pytest.mark.parametrize(
+    ("field", "start", "length"), [("image", "https://i.example/", 2049), ("bio", "", 4097)]
+)
 async def test_update_viewer_over_bound_names_the_field(
-    client: httpx.AsyncClient, field: str, length: int
+    client: httpx.AsyncClient, field: str, start: str, length: int
 ) -> None:
     token = await register(client, "alice")
-    payload = await update_viewer(client, token, **{field: "h" * length})
+    payload = await update_viewer(client, token, **{field: start + "h" * (length - len(start))})
     assert payload["errors"] == [invalid(field, f"is too long (maximum is {length - 1} characters)")]
-    accepted = await update_viewer(client, token, **{field: "h" * (length - 1)})
+    accepted = await update_viewer(client, token, **{field: start + "h" * (length - 1 - len(start))})
     assert accepted["errors"] == []
 
 
@@ -340,6 +500,96 @@ async def test_update_viewer_nul_character_is_invalid(client: httpx.AsyncClient)
     token = await register(client, "alice")
     payload = await update_viewer(client, token, bio="a\x00b")
     assert payload == {"viewer": None, "errors": [invalid("bio", "must not contain NUL characters")]}
+
+
+@pytest.mark.parametrize(
+    "bio",
+    [
+        "bell\u0007",
+        "\u001b[2J",
+        "nel\u0085",
+        "del\u007f",
+        "\u202eevil",
+        "\u202aembedded",
+        "\u2066isolated\u2069",
+    ],
+    ids=["bell", "escape", "c1-next-line", "delete", "right-to-left-override", "embedding", "isolate"],
+)
+async def test_update_viewer_bio_refuses_control_and_reordering_characters(
+    client: httpx.AsyncClient, bio: str
+) -> None:
+    token = await register(client, "alice")
+    payload = await update_viewer(client, token, bio=bio)
+    assert payload == {"viewer": None, "errors": [invalid("bio", "must not contain control characters")]}
+    assert (await gql(client, VIEWER, token=token))["data"]["viewer"]["user"]["bio"] is None
+
+
+async def test_update_viewer_bio_keeps_line_breaks_tabs_and_direction_marks(
+    client: httpx.AsyncClient,
+) -> None:
+    token = await register(client, "alice")
+    bio = "first line\r\nsecond\tcolumn\n\u05e9\u05dc\u05d5\u05dd\u200f!"
+    payload = await update_viewer(client, token, bio=bio)
+    assert payload["errors"] == [] and payload["viewer"]["user"]["bio"] == bio
+
+
+async def test_update_viewer_bio_of_invisible_characters_only_is_stored_as_null(
+    client: httpx.AsyncClient,
+) -> None:
+    token = await register(client, "alice")
+    await update_viewer(client, token, bio="bio")
+    payload = await update_viewer(client, token, bio="\u200b\u2060 ")
+    assert payload["errors"] == [] and payload["viewer"]["user"]["bio"] is None
+
+
+NOT_WEB_URLS = {
+    "javascript": "javascript:alert(1)",
+    "javascript-upper-case": "JavaScript:alert(1)",
+    "data": "data:image/svg+xml;base64,PHN2Zz4=",
+    "vbscript": "vbscript:msgbox(1)",
+    "ftp": "ftp://files.example/a.png",
+    "relative": "/images/a.png",
+    "scheme-relative": "//evil.example/a.png",
+    "no-host": "https:///a.png",
+    "only-a-scheme": "https://",
+    "host-without-scheme": "i.example/a.png",
+    "space-inside": "https://i.example/a b.png",
+    "tab-inside": "java\tscript:alert(1)",
+    "newline-inside": "https://i.example/\na.png",
+    "backslash": "https://good.example\\@evil.example/",
+    "user-before-host": "https://good.example@evil.example/a.png",
+    "port-out-of-range": "https://i.example:99999/a.png",
+    "broken-ipv6": "http://[::1/a.png",
+    "bidi-override": "https://i.example/\u202egnp.exe",
+}
+
+
+@pytest.mark.parametrize("image", NOT_WEB_URLS.values(), ids=NOT_WEB_URLS)
+async def test_update_viewer_image_must_be_an_http_or_https_url(
+    client: httpx.AsyncClient, image: str
+) -> None:
+    token = await register(client, "alice")
+    payload = await update_viewer(client, token, image=image)
+    assert payload == {"viewer": None, "errors": [invalid("image", "must be an http or https URL")]}
+    assert (await gql(client, VIEWER, token=token))["data"]["viewer"]["user"]["image"] is None
+
+
+@pytest.mark.parametrize(
+    ("image", "stored"),
+    [
+        ("https://i.example/a.png", "https://i.example/a.png"),
+        ("HTTP://I.EXAMPLE/A.PNG", "HTTP://I.EXAMPLE/A.PNG"),
+        ("  https://i.example/a.png?size=2#top  ", "https://i.example/a.png?size=2#top"),
+        ("http://[::1]:8080/a.png", "http://[::1]:8080/a.png"),
+        ("https://例え.jp/画像.png", "https://例え.jp/画像.png"),
+    ],
+)
+async def test_update_viewer_image_accepts_http_and_https_urls(
+    client: httpx.AsyncClient, image: str, stored: str
+) -> None:
+    token = await register(client, "alice")
+    payload = await update_viewer(client, token, image=image)
+    assert payload["errors"] == [] and payload["viewer"]["user"]["image"] == stored
 
 
 async def test_update_viewer_without_viewer_is_unauthenticated(client: httpx.AsyncClient) -> None:

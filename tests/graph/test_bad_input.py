@@ -33,7 +33,14 @@ from tests.graph.arguments import (
     served_schema,
     text_slots,
 )
-from tests.graph.factories import add_comment, create_article, database
+from tests.graph.factories import (
+    add_comment,
+    add_comment_payload,
+    create_article,
+    create_article_payload,
+    database,
+    update_article_payload,
+)
 
 SLOTS = text_slots()
 FIELDS = {(operation, name): field for operation, name, field in root_fields()}
@@ -48,6 +55,11 @@ BAD_TEXT: dict[str, str] = {
     "sql-backslash": "\\",
     "sql-quotes": "\"'`",
     "blank": "   ",
+    "c0-control": "a\x07\x1b[2Jb",
+    "bidi-override": "\u202eab",
+    "zero-width-only": "\u200b\u2060",
+    # NFKC and case folding make it 405 characters: a column sized to the bound refuses that.
+    "longer-once-normalised": "ß" * 200 + "@x.io",
 }
 SQL_LOOKALIKES = {"sql-statement", "sql-percent", "sql-underscore", "sql-backslash", "sql-quotes"}
 #: What a refused value may come back as: a payload user error or one of these request errors.
@@ -236,6 +248,114 @@ async def test_a_body_over_the_size_limit_is_413_and_writes_nothing(
     assert response.status_code == 413
     assert response.json()["errors"][0]["extensions"]["code"] == "PAYLOAD_TOO_LARGE"
     assert await snapshot(app) == before
+
+
+# Text shown to others. A title or a tag is one line: no control character and no line break.
+# Descriptions, bodies and comments are prose: tab, line feed and carriage return are theirs,
+# other controls are not. Neither may hold the bidi embeddings, overrides and isolates that
+# reorder the text after them wherever it is shown.
+
+NOT_ONE_LINE = {
+    "bell": "a\x07b",
+    "escape": "a\x1b[2Jb",
+    "c1-control": "a\x85b",
+    "delete": "a\x7fb",
+    "line-feed": "a\nb",
+    "carriage-return": "a\rb",
+    "tab": "a\tb",
+    "line-separator": "a\u2028b",
+    "paragraph-separator": "a\u2029b",
+    "right-to-left-override": "a\u202eb",
+    "left-to-right-embedding": "a\u202ab",
+    "first-strong-isolate": "a\u2068b\u2069",
+}
+ONE_LINE_ERROR = "must be one line without control characters"
+
+
+def invalid(*field: str, message: str) -> dict[str, Any]:
+    return {"field": ["input", *field], "message": message, "code": "INVALID"}
+
+
+@pytest.mark.parametrize("value", NOT_ONE_LINE.values(), ids=NOT_ONE_LINE)
+async def test_titles_and_tags_refuse_control_characters_and_line_breaks(
+    app: FastAPI, client: httpx.AsyncClient, value: str
+) -> None:
+    world = await make_world(client)
+    before = await snapshot(app)
+    created = await create_article_payload(client, world.token, title=value)
+    assert created == {"article": None, "errors": [invalid("title", message=ONE_LINE_ERROR)]}
+    tagged = await create_article_payload(client, world.token, tagList=["fine", value])
+    assert tagged == {"article": None, "errors": [invalid("tagList", "1", message=ONE_LINE_ERROR)]}
+    for change in ({"title": value}, {"tagList": [value]}):
+        updated = await update_article_payload(client, world.token, slug=world.slug, **change)
+        field = ("title",) if "title" in change else ("tagList", "0")
+        assert updated == {"article": None, "errors": [invalid(*field, message=ONE_LINE_ERROR)]}
+    assert await snapshot(app) == before
+
+
+#: Prose is made of lines: its line breaks and tabs (those of Unicode included) are its own.
+PROSE_SPACING = {"line-feed", "carriage-return", "tab", "line-separator", "paragraph-separator"}
+NOT_PROSE = {name: value for name, value in NOT_ONE_LINE.items() if name not in PROSE_SPACING}
+NOT_PROSE["c0-only"] = "\x01"
+PROSE_ERROR = "must not contain control characters"
+
+
+@pytest.mark.parametrize("value", NOT_PROSE.values(), ids=NOT_PROSE)
+async def test_descriptions_bodies_and_comments_refuse_control_characters(
+    app: FastAPI, client: httpx.AsyncClient, value: str
+) -> None:
+    world = await make_world(client)
+    before = await snapshot(app)
+    for field in ("description", "body"):
+        created = await create_article_payload(client, world.token, **{field: value})
+        assert created == {"article": None, "errors": [invalid(field, message=PROSE_ERROR)]}
+        updated = await update_article_payload(client, world.token, slug=world.slug, **{field: value})
+        assert updated == {"article": None, "errors": [invalid(field, message=PROSE_ERROR)]}
+    commented = await add_comment_payload(client, world.token, world.slug, value)
+    assert commented == {"comment": None, "errors": [invalid("body", message=PROSE_ERROR)]}
+    assert await snapshot(app) == before
+
+
+async def test_prose_keeps_tabs_line_breaks_and_direction_marks_as_given(client: httpx.AsyncClient) -> None:
+    world = await make_world(client)
+    prose = "  first line\r\n\tindented \u05e9\u05dc\u05d5\u05dd\u200f!\u2028next\u2029\n"
+    article = await create_article(client, world.token, title="Prose", description=prose, body=prose)
+    assert (article["description"], article["body"]) == (prose, prose)
+    assert (await add_comment(client, world.token, article["slug"], prose))["body"] == prose
+
+
+@pytest.mark.parametrize(
+    "invisible", ["\u200b", "\u2060\u200b ", "\ufeff\n"], ids=["zwsp", "word-joiner", "bom"]
+)
+async def test_text_of_invisible_characters_only_is_blank(
+    app: FastAPI, client: httpx.AsyncClient, invisible: str
+) -> None:
+    world = await make_world(client)
+    before = await snapshot(app)
+    for field in ("title", "description", "body"):
+        created = await create_article_payload(client, world.token, **{field: invisible})
+        assert created == {"article": None, "errors": [invalid(field, message="can't be blank")]}
+    commented = await add_comment_payload(client, world.token, world.slug, invisible)
+    assert commented == {"comment": None, "errors": [invalid("body", message="can't be blank")]}
+    assert await snapshot(app) == before
+    tagged = await create_article(client, world.token, title="Tags", tagList=[invisible, "kept"])
+    assert tagged["tagList"] == ["kept"]
+
+
+async def test_title_and_tag_bounds_hold_for_the_stripped_form_that_is_stored(
+    client: httpx.AsyncClient,
+) -> None:
+    world = await make_world(client)
+    article = await create_article(client, world.token, title=f"  {'t' * 255}  ", tagList=[f" {'g' * 64} "])
+    assert (article["title"], article["tagList"]) == ("t" * 255, ["g" * 64])
+    payload = await create_article_payload(client, world.token, title="t" * 256, tagList=["g" * 65])
+    assert payload == {
+        "article": None,
+        "errors": [
+            invalid("title", message="is too long (maximum is 255 characters)"),
+            invalid("tagList", "0", message="is too long (maximum is 64 characters)"),
+        ],
+    }
 
 
 # Page sizes, cursors and IDs, on every field that takes one (nested ones included).
