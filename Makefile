@@ -30,7 +30,7 @@ install: $(STAMP)
 lock: | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
 	$(BIN)/uv pip compile pyproject.toml --extra dev --extra otel --universal --python-version 3.11 \
-		--generate-hashes --custom-compile-command "make lock" --output-file requirements.lock $(LOCK_ARGS)
+		--generate-hashes --custom-compile-command "make lock" --output-file requirements.lock $(LOCK_ARGS) >/dev/null
 
 dev: $(STAMP)
 	$(BIN)/conduit migrate
