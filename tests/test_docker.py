@@ -72,7 +72,8 @@ def test_the_image_installs_the_lock_then_the_app_without_dependencies() -> None
 
 def test_the_image_copies_every_package_the_wheel_ships() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    needed = {*project["tool"]["setuptools"]["packages"], "pyproject.toml", project["project"]["readme"]}
+    packages = {package.split(".")[0] for package in project["tool"]["setuptools"]["packages"]}
+    needed = {*packages, "pyproject.toml", project["project"]["readme"]}
     copied = {source for copy in _arguments("COPY") for source in copy.split()[:-1]}
     assert needed <= copied
     assert all((ROOT / source).exists() for source in copied)
