@@ -1,18 +1,36 @@
-# The two commands a new user needs: `make dev` and `make test`. Only python3 is assumed.
+# The two commands a new user needs: `make dev` and `make test`. Only python3 (>= 3.11) and make
+# are assumed. Every install is the locked set in requirements.lock; `make lock` refreshes it.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# The lock's own tools, pinned: pip installs the lock, uv resolves it.
+PIP_VERSION := 26.3
+UV_VERSION := 0.13.8
+# `make lock LOCK_ARGS=--upgrade` moves every pin to the newest version pyproject.toml allows;
+# plain `make lock` keeps the current pins and only resolves what changed in pyproject.toml.
+LOCK_ARGS ?=
 
-.PHONY: dev test install migrate seed serve schema lint typecheck bench clean
+.PHONY: dev test install lock migrate seed serve schema lint typecheck bench clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/bin/python:
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "Python >= 3.11 is needed; $(PYTHON) is $$($(PYTHON) --version)" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): pyproject.toml requirements.lock | $(VENV)/bin/python
+	$(BIN)/python -m pip install pip==$(PIP_VERSION)
+	$(BIN)/python -m pip install -r requirements.lock
+	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
 
 install: $(STAMP)
+
+# The whole dependency set (runtime, dev, otel), hash-pinned, for Linux, macOS and Windows.
+lock: | $(VENV)/bin/python
+	$(BIN)/python -m pip install --quiet uv==$(UV_VERSION)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra otel --universal --python-version 3.11 \
+		--generate-hashes --custom-compile-command "make lock" --output-file requirements.lock $(LOCK_ARGS) >/dev/null
 
 dev: $(STAMP)
 	$(BIN)/conduit migrate
@@ -47,4 +65,4 @@ bench: $(STAMP) $(BENCH_PEER)/node_modules/.installed
 	$(BIN)/python -m bench.run
 
 clean:
-	rm -rf $(VENV) conduit.db conduit.db-wal conduit.db-shm .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) conduit.db conduit.db-wal conduit.db-shm .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -20,7 +20,7 @@ BENCH_EMAIL = "bencher@example.com"
 BENCH_PASSWORD = "bench-password-0123"
 
 # A production-mode secret: the server refuses to start with the development one.
-SECRET_KEY = "benchmark-secret-key-not-for-real-use-0123456789abcdef"
+SECRET_KEY = "benchmark-only-key-not-for-real-use-7f3c9a1e5b8d2f6a4c0e"
 
 
 @dataclass(frozen=True, slots=True)

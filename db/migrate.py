@@ -1,18 +1,32 @@
-"""Running the Alembic migrations from code (the CLI and the tests), with an explicit URL."""
+"""Running the Alembic migrations from code (the CLI and the tests), with an explicit URL.
+
+The migrations ship inside the wheel as the `migrations` package, and the Alembic config is
+built here rather than read from alembic.ini, so that `pip install .` then `conduit migrate`
+works from any directory. alembic.ini stays at the top of the checkout for the `alembic` CLI
+(writing new revisions); both point at the same migrations/ folder.
+"""
 
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+def migrations_directory() -> Path:
+    """Where env.py and versions/ are: the checkout's migrations/ or the installed package."""
+    spec = importlib.util.find_spec("migrations")
+    if spec is None or spec.origin is None or not (Path(spec.origin).parent / "env.py").is_file():
+        raise RuntimeError("the `migrations` package of conduit-graphql is not installed")
+    return Path(spec.origin).parent
 
 
 def alembic_config(database_url: str) -> Config:
-    config = Config(str(PROJECT_ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    config = Config()
+    config.set_main_option("script_location", str(migrations_directory()))
+    config.set_main_option("path_separator", "os")
     config.attributes["database_url"] = database_url
     config.attributes["configure_logging"] = False
     return config

@@ -10,6 +10,28 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 DEVELOPMENT_SECRET_KEY = "development-secret-key-change-me-0123456789"
 
+# What production refuses as SECRET_KEY: a key anyone could guess signs anyone's tokens. Keys
+# copied from a template or a README contain one of these words, or are one character repeated.
+MIN_SECRET_KEY_LENGTH = 32
+MIN_SECRET_KEY_DISTINCT_CHARACTERS = 8
+PLACEHOLDER_WORDS = (
+    "change-me", "changeme", "change_me", "secret", "example", "placeholder", "password",
+    "default", "dummy", "sample", "replace",
+)  # fmt: skip
+
+
+def secret_key_problem(key: str) -> str | None:
+    """Why `key` cannot sign production tokens, or None when it looks like a random value."""
+    if len(key) < MIN_SECRET_KEY_LENGTH:
+        return f"at least {MIN_SECRET_KEY_LENGTH} characters"
+    lowered = key.lower()
+    word = next((word for word in PLACEHOLDER_WORDS if word in lowered), None)
+    if word is not None:
+        return f"a private random value, not a placeholder (it contains {word!r})"
+    if len(set(key)) < MIN_SECRET_KEY_DISTINCT_CHARACTERS:
+        return f"a random value with at least {MIN_SECRET_KEY_DISTINCT_CHARACTERS} distinct characters"
+    return None
+
 
 class Settings(BaseSettings):
     """Every setting of the service; environment variables use the upper-case field name."""
@@ -98,12 +120,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _production_needs_a_real_secret(self) -> Settings:
-        if self.environment == "production" and (
-            not self.secret_key or self.secret_key == DEVELOPMENT_SECRET_KEY
-        ):
-            raise ValueError("SECRET_KEY must be set to a private value when ENVIRONMENT=production")
-        if len(self.secret_key) < 32 and self.environment == "production":
-            raise ValueError("SECRET_KEY must be at least 32 characters when ENVIRONMENT=production")
+        problem = secret_key_problem(self.secret_key) if self.environment == "production" else None
+        if problem is not None:
+            raise ValueError(
+                f"SECRET_KEY must be {problem} when ENVIRONMENT=production; make one with "
+                "`python3 -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
         return self
 
     @property

@@ -22,16 +22,19 @@ from db.migrate import upgrade
 from db.models import Base
 from db.settings import Settings
 from graph.app import create_app
+from tests import tools
 from tests.databases import drop_created_databases, postgres_url
 
 ENGINES = ["sqlite", "postgresql"]
 _POSTGRES_URL, _POSTGRES_SOURCE = postgres_url()
 
 
-def pytest_report_header() -> str:
+def pytest_report_header() -> list[str]:
     if _POSTGRES_URL is None:
-        return f"PostgreSQL: not available ({_POSTGRES_SOURCE}); its tests are skipped"
-    return f"PostgreSQL: {_POSTGRES_SOURCE}"
+        postgres = f"PostgreSQL: not available ({_POSTGRES_SOURCE}); its tests are skipped"
+    else:
+        postgres = f"PostgreSQL: {_POSTGRES_SOURCE}"
+    return [postgres, tools.report_header()]
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -41,6 +44,18 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_sessionstart(session: pytest.Session) -> None:
     if _POSTGRES_URL is None and os.environ.get("REQUIRE_POSTGRES") == "1":
         raise pytest.UsageError(f"REQUIRE_POSTGRES=1 but PostgreSQL is missing: {_POSTGRES_SOURCE}")
+    missing = tools.missing_tools()
+    if missing and os.environ.get("REQUIRE_CLIENT_TOOLS") == "1":
+        problems = "; ".join(f"{name}: {problem}" for name, problem in missing.items())
+        raise pytest.UsageError(f"REQUIRE_CLIENT_TOOLS=1 but client tools are missing: {problems}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `node`/`browser` are skipped, with the reason, where the tool is missing."""
+    for item in items:
+        reason = tools.skip_reason(item)
+        if reason is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 @pytest.fixture(scope="session")

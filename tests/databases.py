@@ -41,12 +41,22 @@ def scratch_database(url: str, name: str) -> str:
 
 
 def drop_created_databases() -> None:
-    """Drop what this run created on the default server (never a TEST_DATABASE_URL database)."""
-    if not os.environ.get("TEST_DATABASE_URL") and _created:
-        asyncio.run(_drop_databases(DEFAULT_POSTGRES, list(_created)))
+    """Drop every database this run created, on whichever server: the per-run default and the
+    scratch databases (`<db>_migrations`), under TEST_DATABASE_URL too. The TEST_DATABASE_URL
+    database itself was given, not created, and is never dropped."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    kept = make_url(given).database if given else None
+    by_server: dict[str, list[str]] = {}
+    for name, server in _created.items():
+        if name != kept:
+            by_server.setdefault(server, []).append(name)
+    for server, names in by_server.items():
+        asyncio.run(_drop_databases(server, names))
+    _created.clear()
 
 
-_created: set[str] = set()
+#: Database name -> the URL of a database on its server, for each database this run created.
+_created: dict[str, str] = {}
 
 
 async def _admin(url: str) -> asyncpg.Connection:
@@ -77,7 +87,7 @@ async def _create_database(url: str) -> None:
         exists = await connection.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", parsed.database)
         if not exists:
             await connection.execute(f'CREATE DATABASE "{parsed.database}"')
-            _created.add(str(parsed.database))
+            _created[str(parsed.database)] = url
     finally:
         await connection.close()
 

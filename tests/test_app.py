@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import secrets
 from pathlib import Path
 
 import httpx
@@ -10,7 +12,7 @@ from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 
-from db.settings import DEVELOPMENT_SECRET_KEY, Settings
+from db.settings import DEVELOPMENT_SECRET_KEY, Settings, secret_key_problem
 from graph.app import create_app
 from tests.conftest import engine_url, settings_for
 from tests.proxy import Proxy
@@ -73,8 +75,38 @@ def test_production_refuses_the_development_secret() -> None:
         Settings(environment="production", secret_key=DEVELOPMENT_SECRET_KEY)
 
 
-def test_production_accepts_a_real_secret() -> None:
-    settings = Settings(environment="production", secret_key="x" * 40)
+@pytest.mark.parametrize(
+    ("key", "reason"),
+    [
+        ("Kq3vN8xR2mWz7pLc5tYh9dFj4sGb6nA", "at least 32 characters"),
+        ("please-change-me-to-something-long-0123", "contains 'change-me'"),
+        ("CHANGEME-Kq3vN8xR2mWz7pLc5tYh9dFj4sGb6", "contains 'changeme'"),
+        ("my-super-Secret-key-Kq3vN8xR2mWz7pLc5tY", "contains 'secret'"),
+        ("an-example-key-Kq3vN8xR2mWz7pLc5tYh9dFj", "contains 'example'"),
+        ("placeholder-Kq3vN8xR2mWz7pLc5tYh9dFj4sG", "contains 'placeholder'"),
+        ("xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", "at least 8 distinct characters"),
+        ("ab" * 20, "at least 8 distinct characters"),
+        ("0123456" * 6, "at least 8 distinct characters"),
+    ],
+)
+def test_production_refuses_placeholder_looking_or_short_secrets(key: str, reason: str) -> None:
+    with pytest.raises(ValidationError, match=re.escape(reason)):
+        Settings(environment="production", secret_key=key)
+
+
+def test_random_keys_are_never_taken_for_placeholders() -> None:
+    """Random keys of every usual kind pass: no placeholder word is short enough to turn up
+    in one by chance (a three-letter one did, in 0.2% of `token_urlsafe(48)` keys)."""
+    keys = [secrets.token_urlsafe(48) for _ in range(3000)] + [secrets.token_hex(32) for _ in range(3000)]
+    assert [key for key in keys if secret_key_problem(key) is not None] == []
+
+
+def test_placeholder_secrets_are_fine_outside_production() -> None:
+    assert Settings(environment="development", secret_key="change-me").secret_key == "change-me"
+
+
+def test_production_accepts_a_random_secret() -> None:
+    settings = Settings(environment="production", secret_key=secrets.token_hex(32))
     assert not settings.graphiql_enabled
     assert not settings.introspection_enabled
 

@@ -50,3 +50,14 @@ def test_production_without_secret_refuses_with_one_line() -> None:
     assert result.returncode == 1
     assert result.stderr.strip().count("\n") == 0
     assert "SECRET_KEY" in result.stderr
+
+
+def test_production_with_the_compose_files_placeholder_refuses_with_one_line() -> None:
+    import os
+
+    placeholder = "change-me-to-a-long-random-string-for-real-use"
+    env = {**os.environ, "ENVIRONMENT": "production", "SECRET_KEY": placeholder}
+    result = conduit("schema", env=env)
+    assert result.returncode == 1
+    assert result.stderr.strip().count("\n") == 0
+    assert "SECRET_KEY must be a private random value, not a placeholder" in result.stderr

@@ -9,6 +9,7 @@ import re
 import subprocess
 from pathlib import Path
 
+import pytest
 from graphql import OperationDefinitionNode, OperationType, parse, visit
 from graphql.language import FieldNode, Visitor
 
@@ -56,6 +57,7 @@ def test_operations_cover_every_root_field() -> None:
         assert not missing, f"no client operation uses {kind.value} fields {sorted(missing)}"
 
 
+@pytest.mark.node
 def test_codegen_types_from_the_live_endpoint_typecheck(tmp_path: Path) -> None:
     npm_ci()
     out = tmp_path / "generated"
@@ -140,6 +142,7 @@ def _relay_modules() -> dict[str, list[str]]:
     return modules
 
 
+@pytest.mark.node
 def test_relay_compiler_compiles_the_operations(tmp_path: Path) -> None:
     npm_ci()
     src = tmp_path / "src"

@@ -1,4 +1,8 @@
-"""The served schema keeps the contract, and the committed schema.graphql is what is served."""
+"""The served schema keeps the contract, and the committed schema.graphql is what is served.
+
+The contract (tests/contract/schema.graphql) is the public API promised to clients; it lives in
+the repository so that a fresh clone checks it with nothing beside it.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from db.settings import Settings
 from graph.schema import create_schema
 
 ROOT = Path(__file__).resolve().parent.parent
-CONTRACT = ROOT.parent / "shared" / "contract" / "schema.graphql"
+CONTRACT = ROOT / "tests" / "contract" / "schema.graphql"
 COMMITTED = ROOT / "schema.graphql"
 ADDITIONS = {
     "VALUE_ADDED_TO_ENUM",

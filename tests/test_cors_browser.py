@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -32,8 +30,9 @@ from db.settings import Settings
 from graph.app import create_app
 from tests.conftest import _empty_tables
 from tests.servers import serving_in_loop
+from tests.tools import chromium_path
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+pytestmark = pytest.mark.browser
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -81,13 +80,9 @@ FIND_USER = {"query": '{ user(username: "pageuser") { username } }'}
 
 
 def chromium() -> str:
-    """Chromium's path; without it the test is skipped, or fails under REQUIRE_CLIENT_TOOLS=1."""
-    path = shutil.which(CHROMIUM)
-    if path is None:
-        reason = f"Chromium not found at {CHROMIUM} (set CHROMIUM to its path)"
-        if os.environ.get("REQUIRE_CLIENT_TOOLS") == "1":
-            pytest.fail(f"REQUIRE_CLIENT_TOOLS=1 but {reason}")
-        pytest.skip(reason)
+    """Chromium's path; the `browser` marker (tests/tools.py) skips the module without it."""
+    path = chromium_path()
+    assert path is not None
     return path
 
 

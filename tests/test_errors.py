@@ -82,7 +82,7 @@ async def test_introspection_hidden_in_a_fragment_is_refused(sqlite_url: str) ->
 
 
 async def test_production_serves_no_graphiql_and_no_introspection(sqlite_url: str) -> None:
-    async with served(sqlite_url, environment="production", secret_key="s" * 40) as client:
+    async with served(sqlite_url, environment="production", secret_key="Kq3vN8xR2mWz7pLc5tY" * 2) as client:
         page = await client.get("/graphql", headers={"Accept": "text/html"})
         body = (await post(client, "{ __schema { queryType { name } } }")).json()
     assert page.status_code == 404

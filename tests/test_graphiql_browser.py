@@ -7,9 +7,12 @@ import json
 import subprocess
 
 import httpx
+import pytest
 
 from db.settings import Settings
 from tests.servers import CLIENT, npm_ci, serving_process
+
+pytestmark = [pytest.mark.node, pytest.mark.browser]
 
 REGISTER = "mutation R($input: RegisterInput!) { register(input: $input) { token } }"
 CREATE = "mutation C($input: CreateArticleInput!) { createArticle(input: $input) { article { slug } } }"

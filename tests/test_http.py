@@ -229,6 +229,7 @@ def _wait_until_live(server: subprocess.Popen[bytes], url: str) -> None:
     pytest.fail("the server did not answer within 30 seconds")
 
 
+@pytest.mark.node
 def test_the_graphql_http_audit_passes_whole(live_server: str) -> None:
     _node_modules()
     node = shutil.which("node")

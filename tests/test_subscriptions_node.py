@@ -11,8 +11,12 @@ import contextlib
 import json
 import subprocess
 
+import pytest
+
 from db.settings import Settings
 from tests.servers import CLIENT, npm_ci, serving_process
+
+pytestmark = pytest.mark.node
 
 COMMENTS = 20
 
