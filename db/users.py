@@ -29,6 +29,18 @@ _BY_USERNAME = select(_USERS).where(_USERS.c.username_key == bindparam("key"))
 _BY_IDS = select(_USERS).where(any_of(_USERS.c.id))
 
 
+_EXISTING = (
+    select(_USERS.c.id).where(_USERS.c.id == bindparam("id")).with_for_update(read=True, key_share=True)
+)
+
+
+async def lock_existing(session: AsyncSession, user_id: int) -> bool:
+    """Whether the user still exists. On PostgreSQL their row is then kept (FOR KEY SHARE) to
+    the end of the transaction: a concurrent deletion waits for the writes that refer to them
+    instead of slipping in between and making them foreign key violations."""
+    return await session.scalar(_EXISTING, {"id": user_id}) is not None
+
+
 async def get_by_username(session: Reader, username: str) -> Record | None:
     if not rules.comparable(username):
         return None

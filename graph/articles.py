@@ -282,11 +282,10 @@ class ArticleMutations:
     async def create_article(self, info: Info, input: CreateArticleInput) -> ArticlePayload:
         context = info.context
         try:
-            author_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
+            async with context.unit_of_work() as work:
                 row = await db.articles.create(
-                    session,
-                    author_id=author_id,
+                    work.session,
+                    author_id=work.viewer_id,
                     title=input.title,
                     description=input.description,
                     body=input.body,
@@ -294,7 +293,6 @@ class ArticleMutations:
                 )
         except DomainError as error:
             return ArticlePayload(errors=user_errors(error))
-        context.forget_loaded()
         return ArticlePayload(article=Article.from_row(row))
 
     @strawberry.mutation
@@ -306,30 +304,28 @@ class ArticleMutations:
             if (given := getattr(input, name)) is not None
         }
         try:
-            editor_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
+            async with context.unit_of_work() as work:
                 row = await db.articles.update(
-                    session,
-                    editor_id=editor_id,
+                    work.session,
+                    editor_id=work.viewer_id,
                     slug=input.slug,
                     expected_updated_at=input.expected_updated_at,
                     **changes,
                 )
         except DomainError as error:
             return ArticlePayload(errors=user_errors(error))
-        context.forget_loaded()
         return ArticlePayload(article=Article.from_row(row))
 
     @strawberry.mutation
     async def delete_article(self, info: Info, slug: str) -> DeletePayload:
         context = info.context
         try:
-            editor_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
-                article_id = await db.articles.delete_article(session, editor_id=editor_id, slug=slug)
+            async with context.unit_of_work() as work:
+                article_id = await db.articles.delete_article(
+                    work.session, editor_id=work.viewer_id, slug=slug
+                )
         except DomainError as error:
             return DeletePayload(errors=user_errors(error, ()))
-        context.forget_loaded()
         return DeletePayload(deleted_id=strawberry.ID(to_global_id("Article", article_id)))
 
     @strawberry.mutation
@@ -344,10 +340,8 @@ class ArticleMutations:
 async def _change_favorite(info: Info, slug: str, change: Any) -> ArticlePayload:
     context = info.context
     try:
-        user_id = context.require_viewer_id()
-        async with context.database.unit_of_work() as session:
-            row = await change(session, user_id=user_id, slug=slug)
+        async with context.unit_of_work() as work:
+            row = await change(work.session, user_id=work.viewer_id, slug=slug)
     except DomainError as error:
         return ArticlePayload(errors=user_errors(error, ()))
-    context.forget_loaded()
     return ArticlePayload(article=Article.from_row(row))

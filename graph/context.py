@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from db.engine import Database, Reads
+from db.engine import Database, ReadRunner, Reads, SessionReads, Transaction
 from db.errors import DomainError, ErrorCode
 from db.events import CommentEvents
 from db.fetch import Reader
@@ -36,6 +39,19 @@ class NotSignedIn(DomainError):
     code = ErrorCode.UNAUTHENTICATED
 
 
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What one mutation writes with: the operation's session, and who is writing."""
+
+    session: AsyncSession
+    signed_in_as: int | None
+
+    @property
+    def viewer_id(self) -> int:
+        assert self.signed_in_as is not None, "a unit of work of a signed-in viewer"
+        return self.signed_in_as
+
+
 @dataclass
 class Context:
     """Per request. `auth_error` set means the request carried a token that proves nothing."""
@@ -52,11 +68,25 @@ class Context:
     """The client's IP address (behind a proxy, as uvicorn's --proxy-headers resolves it)."""
     response_headers: MutableHeaders | None = None
     """Headers of the HTTP response to come; None over a WebSocket."""
-    reads: Reads = field(init=False)
+    idempotency_key: str | None = None
+    """The request's Idempotency-Key header, over HTTP (graph/idempotency.py)."""
+    transaction: Transaction | None = field(default=None, init=False)
+    """A mutation operation's transaction, once it needs one (graph/mutations.py)."""
+    claimed_key: int | None = field(default=None, init=False)
+    """The idempotency key row claimed in `transaction`, for the response to be stored in."""
+    answer: Callable[[str | None], Response] | None = field(default=None, init=False)
+    """The response decided before execution (a replay, a refused key), sent instead; made
+    for the response's negotiated media type."""
+    issued_credentials: bool = field(default=False, init=False)
+    """A sign-in token is in the response: it must not be stored (graph/idempotency.py)."""
+    reads: ReadRunner = field(init=False)
+    """Where reads go: the request's connection, or its mutation's transaction once open."""
     loaders: Loaders = field(init=False)
+    _connection_reads: Reads = field(init=False)
 
     def __post_init__(self) -> None:
-        self.reads = self.services.database.reads(hold=self.over_http)
+        self._connection_reads = self.services.database.reads(hold=self.over_http)
+        self.reads = self._connection_reads
         self.forget_loaded()
 
     @property
@@ -68,8 +98,42 @@ class Context:
         return await self.reads.run(read)
 
     async def close(self) -> None:
-        """The request is answered: give its connection back."""
-        await self.reads.close()
+        """The request is answered: roll back what was not committed, give connections back."""
+        await self.end_writes(commit=False)
+        await self._connection_reads.close()
+
+    async def begin_writes(self) -> AsyncSession:
+        """The operation's transaction, begun on first use; reads then go through it."""
+        if self.transaction is None:
+            self.transaction = await Transaction.begin(self.database)
+            self.reads = SessionReads(self.transaction.session)
+            self.forget_loaded()
+        return self.transaction.session
+
+    async def end_writes(self, *, commit: bool) -> None:
+        """Commit (errors propagate: the caller says what they mean) or roll back."""
+        transaction, self.transaction, self.claimed_key = self.transaction, None, None
+        if transaction is None:
+            return
+        self.reads = self._connection_reads
+        self.forget_loaded()
+        await (transaction.commit() if commit else transaction.rollback())
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, require_viewer: bool = True) -> AsyncIterator[Work]:
+        """One mutation's writes: a SAVEPOINT in the operation's transaction, released when the
+        block ends and rolled back on any exception (a `DomainError` then undoes this mutation
+        alone). The operation commits after its whole response is built (graph/mutations.py),
+        which checked first that a signed-in viewer still exists, and locked their row.
+        `NotSignedIn` when `require_viewer` and the request is anonymous."""
+        if require_viewer:
+            self.require_viewer_id()
+        session = await self.begin_writes()
+        try:
+            async with session.begin_nested():
+                yield Work(session, self.viewer_id)
+        finally:
+            self.forget_loaded()  # payloads read what this wrote
 
     def retry_after(self, seconds: int) -> None:
         """Tell an HTTP client when to come back (`Retry-After`, the longest wait asked for)."""
@@ -84,7 +148,7 @@ class Context:
         return self.viewer_id
 
     def forget_loaded(self) -> None:
-        """Drop every cached load: called after a mutation commits, so payloads read fresh rows."""
+        """Drop every cached load: called after a mutation's writes, so payloads read fresh rows."""
         self.loaders = Loaders(
             self.reads,
             self.viewer_id,

@@ -61,7 +61,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         media_type = negotiate(request.headers.get("accept"))
         try:
             self._check_declared_size(request)
-            response = await self.run(request)
+            response = await self.settle(scope, await self.run(request))
         except PayloadTooLarge:
             response = self.error_response(
                 413, f"The request is larger than {self.max_request_bytes} bytes.", media_type
@@ -78,6 +78,10 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         finally:
             await self.finish(scope)
         await response(scope, receive, send)
+
+    async def settle(self, scope: Scope, response: Response) -> Response:
+        """Called with the response built, before `finish`: the response to send instead."""
+        return response
 
     async def finish(self, scope: Scope) -> None:
         """Called once the request's result is known, before it is sent: release what it held."""
@@ -187,7 +191,7 @@ def request_error_status(response: GraphQLHTTPResponse) -> int | None:
     codes = {error.get("extensions", {}).get("code") for error in errors if isinstance(error, dict)}
     if "INTERNAL_SERVER_ERROR" in codes:
         return 500
-    if "SERVICE_UNAVAILABLE" in codes:
+    if "SERVICE_UNAVAILABLE" in codes or "OUTCOME_UNKNOWN" in codes:
         return 503
     if "UNAUTHENTICATED" in codes:
         return 401

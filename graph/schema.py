@@ -25,6 +25,7 @@ from graph.extensions import (
     mask_unexpected,
 )
 from graph.limits import limit_extensions
+from graph.mutations import MutationTransaction
 from graph.node import NodeQueries
 from graph.observability import RecordOperation
 from graph.tags import TagQueries
@@ -92,6 +93,7 @@ def create_schema(settings: Settings) -> strawberry.Schema:
         RefuseInvalidToken,
         OperationOverHTTP,
         CodedErrors,
+        MutationTransaction,  # after the refusals: a refused request opens no transaction
         partial(LevelwiseExecution, BATCH_RESOLVERS),
     ]
     return ConduitSchema(
