@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 import strawberry
 
 import db.articles
+import db.rules
 from db.errors import DomainError
 from db.paging import Key, Slice, Window
 from graph import pagination
@@ -44,7 +45,9 @@ class Article(Node):
     """The author, when read with the article; None: load it."""
 
     @classmethod
-    def from_row(cls, row: Any) -> Self:
+    def from_row(cls, row: Any, *, tag_names: list[str] | None = None, author: Any = None) -> Self:
+        """`tag_names` and `author` when known already (a new article's), else read with the
+        row or loaded."""
         return cls(
             row_id=row.id,
             author_id=row.author_id,
@@ -54,8 +57,8 @@ class Article(Node):
             body=row.body,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            tag_names=getattr(row, "tag_list", None),
-            author_row=getattr(row, "author", None),
+            tag_names=getattr(row, "tag_list", None) if tag_names is None else tag_names,
+            author_row=getattr(row, "author", None) if author is None else author,
         )
 
     @strawberry.field(description="Tag names in the order the author gave them.")
@@ -293,7 +296,12 @@ class ArticleMutations:
                 )
         except DomainError as error:
             return ArticlePayload(errors=user_errors(error))
-        return ArticlePayload(article=Article.from_row(row))
+        # What the transaction wrote, shown without reading it back: a new article's tags as
+        # given (cleaned as `create` cleaned them), its author, no favorites yet.
+        context.loaders.favorites_count_by_article_id.prime(row.id, 0)
+        context.loaders.favorited_by_article_id.prime(row.id, False)
+        tag_names = db.rules.tag_list(input.tag_list or [])
+        return ArticlePayload(article=Article.from_row(row, tag_names=tag_names, author=work.author))
 
     @strawberry.mutation
     async def update_article(self, info: Info, input: UpdateArticleInput) -> ArticlePayload:

@@ -37,7 +37,7 @@ class Comment(Node):
     """The author, when read with the comment; None: load it."""
 
     @classmethod
-    def from_row(cls, row: Any) -> Self:
+    def from_row(cls, row: Any, *, author: Any = None) -> Self:
         return cls(
             row_id=row.id,
             author_id=row.author_id,
@@ -45,7 +45,7 @@ class Comment(Node):
             body=row.body,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            author_row=getattr(row, "author", None),
+            author_row=getattr(row, "author", None) if author is None else author,
         )
 
     @strawberry.field
@@ -125,7 +125,7 @@ class CommentMutations:
                 )
         except DomainError as error:
             return CommentPayload(errors=user_errors(error))
-        return CommentPayload(comment=Comment.from_row(row))
+        return CommentPayload(comment=Comment.from_row(row, author=work.author))
 
     @strawberry.mutation
     async def delete_comment(self, info: Info, id: strawberry.ID) -> DeletePayload:

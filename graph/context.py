@@ -18,6 +18,7 @@ from db.events import CommentEvents
 from db.fetch import Reader
 from db.passwords import Passwords
 from db.settings import Settings
+from db.statements import Record
 from db.throttle import LoginThrottle
 from graph.loaders import Loaders
 
@@ -45,6 +46,8 @@ class Work:
 
     session: AsyncSession
     signed_in_as: int | None
+    author: Record | None
+    """The viewer as an author (`Context.viewer_row`), for payloads of what they wrote."""
 
     @property
     def viewer_id(self) -> int:
@@ -72,6 +75,9 @@ class Context:
     """The request's Idempotency-Key header, over HTTP (graph/idempotency.py)."""
     transaction: Transaction | None = field(default=None, init=False)
     """A mutation operation's transaction, once it needs one (graph/mutations.py)."""
+    viewer_row: Record | None = field(default=None, init=False)
+    """The signed-in viewer as an author, read (and kept) in `transaction` (graph/mutations.py):
+    what a payload shows of the viewer without reading it again. None once they changed."""
     claimed_key: int | None = field(default=None, init=False)
     """The idempotency key row claimed in `transaction`, for the response to be stored in."""
     answer: Callable[[str | None], Response] | None = field(default=None, init=False)
@@ -131,7 +137,7 @@ class Context:
         session = await self.begin_writes()
         try:
             async with session.begin_nested():
-                yield Work(session, self.viewer_id)
+                yield Work(session, self.viewer_id, self.viewer_row)
         finally:
             self.forget_loaded()  # payloads read what this wrote
 

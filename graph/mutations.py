@@ -104,7 +104,9 @@ async def _prepare(execution: ExecutionContext, context: Context) -> None:
     if context.viewer_id is None and key is None:
         return  # the transaction begins with the first field that writes
     session = await context.begin_writes()
-    if context.viewer_id is not None and not await db.users.lock_existing(session, context.viewer_id):
+    if context.viewer_id is not None:
+        context.viewer_row = await db.users.keep_existing(session, context.viewer_id)
+    if context.viewer_id is not None and context.viewer_row is None:
         await context.end_writes(commit=False)
         gone = GraphQLError(VIEWER_GONE, extensions={"code": "UNAUTHENTICATED"})
         execution.result = ExecutionResult(data=None, errors=[gone])

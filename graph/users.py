@@ -294,6 +294,7 @@ class UserMutations:
                 row = await db.users.update(
                     work.session, user, changes=changes, passwords=context.services.passwords
                 )
+                context.viewer_row = None  # changed: later payloads load the viewer afresh
         except DomainError as error:
             return UpdateViewerPayload(errors=user_errors(error))
         return UpdateViewerPayload(viewer=Viewer.from_row(row))
