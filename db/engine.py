@@ -220,6 +220,7 @@ class Transaction:
 
     def __init__(self, session: AsyncSession, resources: AsyncExitStack) -> None:
         self.session = session
+        self.reads = SessionReads(session)
         self._resources = resources
 
     @classmethod
@@ -240,13 +241,17 @@ class Transaction:
     async def commit(self) -> None:
         """COMMIT; the session is closed and the write turn given back either way."""
         try:
+            await self.reads.close()
             await self.session.commit()
         finally:
             await self._resources.aclose()
 
     async def rollback(self) -> None:
         """Closing the session rolls its transaction back (a lost connection is discarded)."""
-        await self._resources.aclose()
+        try:
+            await self.reads.close()
+        finally:
+            await self._resources.aclose()
 
 
 class SessionReads:
@@ -256,6 +261,7 @@ class SessionReads:
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
         self._lock = asyncio.Lock()
+        self._closed = False
 
     async def run(self, read: Callable[[Reader], Awaitable[T]]) -> T:
         task = asyncio.ensure_future(self._read(read))
@@ -264,7 +270,20 @@ class SessionReads:
 
     async def _read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
         async with self._lock:
+            if self._closed:
+                raise exc.InvalidRequestError("the unit of work these reads belonged to has ended")
             return await read(self._session)
+
+    async def idle(self) -> None:
+        """Returns once no read is in flight: the session may write."""
+        async with self._lock:
+            pass
+
+    async def close(self) -> None:
+        """Wait for the read in flight (a cancelled caller's goes on, shielded), refuse later
+        ones: the transaction may end only once its connection is idle."""
+        async with self._lock:
+            self._closed = True
 
 
 class Reads:

@@ -12,7 +12,7 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from db.engine import Database, ReadRunner, Reads, SessionReads, Transaction
+from db.engine import Database, ReadRunner, Reads, Transaction
 from db.errors import DomainError, ErrorCode
 from db.events import CommentEvents
 from db.fetch import Reader
@@ -105,14 +105,16 @@ class Context:
 
     async def close(self) -> None:
         """The request is answered: roll back what was not committed, give connections back."""
-        await self.end_writes(commit=False)
-        await self._connection_reads.close()
+        try:
+            await self.end_writes(commit=False)
+        finally:
+            await self._connection_reads.close()
 
     async def begin_writes(self) -> AsyncSession:
         """The operation's transaction, begun on first use; reads then go through it."""
         if self.transaction is None:
             self.transaction = await Transaction.begin(self.database)
-            self.reads = SessionReads(self.transaction.session)
+            self.reads = self.transaction.reads
             self.forget_loaded()
         return self.transaction.session
 
@@ -135,6 +137,8 @@ class Context:
         if require_viewer:
             self.require_viewer_id()
         session = await self.begin_writes()
+        assert self.transaction is not None
+        await self.transaction.reads.idle()  # an earlier field's cancelled read may still run
         try:
             async with session.begin_nested():
                 yield Work(session, self.viewer_id, self.viewer_row)
