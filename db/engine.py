@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
@@ -247,11 +247,14 @@ class Transaction:
             await self._resources.aclose()
 
     async def rollback(self) -> None:
-        """Closing the session rolls its transaction back (a lost connection is discarded)."""
+        """Closing the session rolls its transaction back. A ROLLBACK that fails (the connection
+        was lost) has nothing left to undo: the connection is discarded, the error dropped, so
+        that it never hides the error that made the caller roll back."""
         try:
             await self.reads.close()
         finally:
-            await self._resources.aclose()
+            with suppress(exc.DBAPIError, OSError):
+                await self._resources.aclose()
 
 
 class SessionReads:
