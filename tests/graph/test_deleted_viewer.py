@@ -7,15 +7,20 @@ createArticle, a slug retry loop that took it for a slug collision (CONFLICT).
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import IntegrityError
 
 import db.articles
+from db.settings import Settings
+from tests.databases import wait_for_a_lock_waiter
 from tests.gql import register
 from tests.graph.factories import (
     ADD_COMMENT,
@@ -130,3 +135,43 @@ async def test_creating_an_article_for_a_missing_author_is_no_slug_collision(app
                 session, author_id=987_654, title="Orphan", description="D", body="B", tag_list=None
             )
     assert await count_rows(app, "articles") == 0
+
+
+async def test_a_deletion_racing_a_write_waits_for_it_instead_of_breaking_it(
+    client: httpx.AsyncClient, app: FastAPI, settings: Settings
+) -> None:
+    """PostgreSQL: the operation keeps the viewer's row (FOR KEY SHARE) from its check on, so a
+    deletion that comes between the check and the INSERT waits; it never turns the INSERT into a
+    foreign key violation. (SQLite's units of work run one at a time: nothing can come between.)"""
+    if settings.is_sqlite:
+        pytest.skip("concurrent transactions are PostgreSQL's")
+    other = await register(client, "other")
+    slug = (await create_article(client, other))["slug"]
+    token = await register(client, "racer")
+    gone = await user_id(app, "racer")
+    url = make_url(settings.database_url)
+    holder, deleter = [
+        await asyncpg.connect(host=url.host, port=url.port, user=url.username, database=url.database)
+        for _ in range(2)
+    ]
+    try:
+        await holder.execute("BEGIN")
+        await holder.execute("SELECT id FROM articles WHERE slug = $1 FOR UPDATE", slug)
+        body = {"query": FAVORITE, "variables": {"slug": slug}}
+        write = asyncio.create_task(
+            client.post("/graphql", json=body, headers={"Authorization": f"Bearer {token}"})
+        )
+        # The favorite checked and kept its viewer, and now waits for the article's row.
+        await wait_for_a_lock_waiter(holder, "the favorite never waited on the article")
+        await deleter.execute("SET lock_timeout = '500ms'")
+        with pytest.raises(asyncpg.exceptions.LockNotAvailableError):
+            await deleter.execute("DELETE FROM users WHERE id = $1", gone)
+        await holder.execute("ROLLBACK")
+        response = await asyncio.wait_for(write, 30)
+    finally:
+        await holder.close()
+        await deleter.close()
+    assert response.json()["data"]["favoriteArticle"] == {
+        "article": {"slug": slug, "favorited": True, "favoritesCount": 1},
+        "errors": [],
+    }
