@@ -382,6 +382,14 @@ async def _save_with_unique_slug(
             async with session.begin_nested():
                 article: Article = (await session.scalars(statement(slug))).one()
                 return article
-        except IntegrityError:
+        except IntegrityError as error:
+            if not _slug_taken(error):  # a missing author, say: not for a new slug to fix
+                raise
             slug = f"{slug}-{secrets.token_hex(3)}"
     raise Conflict("could not find a free slug for this title", field=("title",))
+
+
+def _slug_taken(error: IntegrityError) -> bool:
+    """Whether the violation is the slug's uniqueness (each engine names it its own way)."""
+    message = str(error.orig)
+    return "uq_articles_slug" in message or "articles.slug" in message

@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager, nullcontext
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Connection, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
@@ -192,14 +192,101 @@ class Database:
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
         """One transaction: committed when the block ends, rolled back on any exception."""
-        turn = self.writers.turn() if self.writers is not None else nullcontext()
-        async with turn, self.sessions() as session, session.begin():
-            if self.engine.dialect.name == "sqlite":
-                await session.connection(execution_options={_WRITE: True})
-            yield session
+        transaction = await Transaction.begin(self)
+        try:
+            yield transaction.session
+        except BaseException:
+            await transaction.rollback()
+            raise
+        await transaction.commit()
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+
+
+class ReadRunner(Protocol):
+    """Runs a read on what a request reads through: `Reads`, or `SessionReads`."""
+
+    async def run(self, read: Callable[[Reader], Awaitable[T]]) -> T: ...
+
+
+class Transaction:
+    """A unit of work held open across the steps of a request, ended explicitly.
+
+    A mutation operation writes in one, reads its payload through it and commits only once its
+    response is built (graph/mutations.py). On SQLite it holds this process's write turn
+    (`WriterQueue`) from `begin` to its end.
+    """
+
+    def __init__(self, session: AsyncSession, resources: AsyncExitStack) -> None:
+        self.session = session
+        self.reads = SessionReads(session)
+        self._resources = resources
+
+    @classmethod
+    async def begin(cls, database: Database) -> Transaction:
+        resources = AsyncExitStack()
+        try:
+            if database.writers is not None:
+                await resources.enter_async_context(database.writers.turn())
+            session = await resources.enter_async_context(database.sessions())
+            await session.begin()
+            if database.engine.dialect.name == "sqlite":
+                await session.connection(execution_options={_WRITE: True})
+        except BaseException:
+            await resources.aclose()
+            raise
+        return cls(session, resources)
+
+    async def commit(self) -> None:
+        """COMMIT; the session is closed and the write turn given back either way."""
+        try:
+            await self.reads.close()
+            await self.session.commit()
+        finally:
+            await self._resources.aclose()
+
+    async def rollback(self) -> None:
+        """Closing the session rolls its transaction back. A ROLLBACK that fails (the connection
+        was lost) has nothing left to undo: the connection is discarded, the error dropped, so
+        that it never hides the error that made the caller roll back."""
+        try:
+            await self.reads.close()
+        finally:
+            with suppress(exc.DBAPIError, OSError):
+                await self._resources.aclose()
+
+
+class SessionReads:
+    """A unit of work's reads, through its session, so they see its writes: one at a time (a
+    session never serves two coroutines at once), each shielded like `Reads.run`'s."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self._session = session
+        self._lock = asyncio.Lock()
+        self._closed = False
+
+    async def run(self, read: Callable[[Reader], Awaitable[T]]) -> T:
+        task = asyncio.ensure_future(self._read(read))
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    async def _read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
+        async with self._lock:
+            if self._closed:
+                raise exc.InvalidRequestError("the unit of work these reads belonged to has ended")
+            return await read(self._session)
+
+    async def idle(self) -> None:
+        """Returns once no read is in flight: the session may write."""
+        async with self._lock:
+            pass
+
+    async def close(self) -> None:
+        """Wait for the read in flight (a cancelled caller's goes on, shielded), refuse later
+        ones: the transaction may end only once its connection is idle."""
+        async with self._lock:
+            self._closed = True
 
 
 class Reads:

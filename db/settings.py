@@ -87,6 +87,10 @@ class Settings(BaseSettings):
     login_address_window_seconds: float = Field(default=60.0, gt=0)
     login_throttle_max_keys: int = Field(default=100_000, ge=1)
 
+    # Idempotent retries (graph/idempotency.py): how long a mutation's stored response answers
+    # a retry with its Idempotency-Key; older keys are purged and run again.
+    idempotency_ttl_seconds: int = Field(default=60 * 60 * 24, gt=0)
+
     # Argon2 cost; lowered only by the test suite, where hashing dominates the run time.
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_cost_kib: int = Field(default=19 * 1024, ge=64)

@@ -14,7 +14,7 @@ from db.errors import BadCredentials, DomainError, Invalid, Invalids, NotFound, 
 from db.fetch import Reader, fetch
 from db.models import Follow, User, utc_now
 from db.passwords import Passwords
-from db.statements import Record, any_of, counts_by, insert_ignoring_duplicates
+from db.statements import Record, any_of, author_columns, counts_by, insert_ignoring_duplicates
 from db.throttle import LoginThrottle
 
 TAKEN = "has already been taken"
@@ -27,6 +27,21 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
 _USERS = User.__table__
 _BY_USERNAME = select(_USERS).where(_USERS.c.username_key == bindparam("key"))
 _BY_IDS = select(_USERS).where(any_of(_USERS.c.id))
+
+
+_KEPT = (
+    select(*author_columns(_USERS))
+    .where(_USERS.c.id == bindparam("id"))
+    .with_for_update(read=True, key_share=True)
+)
+
+
+async def keep_existing(session: AsyncSession, user_id: int) -> Record | None:
+    """The user as an author, None when they no longer exist. On PostgreSQL their row is then
+    kept (FOR KEY SHARE) to the end of the transaction: a concurrent deletion waits for the
+    writes that refer to them instead of slipping in between as a foreign key violation."""
+    found = await fetch(session, _KEPT, {"id": user_id})
+    return found[0] if found else None
 
 
 async def get_by_username(session: Reader, username: str) -> Record | None:

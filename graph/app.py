@@ -30,9 +30,11 @@ from graph.cors import CORS
 from graph.encoding import encode_json
 from graph.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
 from graph.http import JSON, REFUSAL_CODES, GraphQLOverHTTP
+from graph.idempotency import HEADER as IDEMPOTENCY_KEY
 from graph.lane import QueryLane
 from graph.logs import configure_logging
 from graph.metrics import Metrics, metrics_endpoint
+from graph.mutations import settle as settle_mutation
 from graph.observability import RequestObserver, count_statements
 from graph.schema import create_schema
 from graph.subscriptions import TextFrameWebSocket
@@ -95,8 +97,14 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         if isinstance(response, Response):
             context.response_headers = response.headers
         if over_http:
+            context.idempotency_key = request.headers.get(IDEMPOTENCY_KEY)
             request.scope.setdefault(_CONTEXTS, []).append(context)
         return context
+
+    async def settle(self, scope: Scope, response: Response) -> Response:
+        for context in scope.get(_CONTEXTS, ()):
+            response = await settle_mutation(context, response)
+        return response
 
     async def finish(self, scope: Scope) -> None:
         for context in scope.pop(_CONTEXTS, ()):

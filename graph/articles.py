@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 import strawberry
 
 import db.articles
+import db.rules
 from db.errors import DomainError
 from db.paging import Key, Slice, Window
 from graph import pagination
@@ -87,7 +88,9 @@ class Article(Node):
     """The author, when read with the article; None: load it."""
 
     @classmethod
-    def from_row(cls, row: Any) -> Self:
+    def from_row(cls, row: Any, *, tag_names: list[str] | None = None, author: Any = None) -> Self:
+        """`tag_names` and `author` when known already (a new article's), else read with the
+        row or loaded."""
         return cls(
             row_id=row.id,
             author_id=row.author_id,
@@ -97,8 +100,8 @@ class Article(Node):
             body=row.body,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            tag_names=getattr(row, "tag_list", None),
-            author_row=getattr(row, "author", None),
+            tag_names=getattr(row, "tag_list", None) if tag_names is None else tag_names,
+            author_row=getattr(row, "author", None) if author is None else author,
         )
 
     @strawberry.field(description="Tag names in the order the author gave them.")
@@ -275,11 +278,10 @@ class ArticleMutations:
     async def create_article(self, info: Info, input: CreateArticleInput) -> ArticlePayload:
         context = info.context
         try:
-            author_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
+            async with context.unit_of_work() as work:
                 row = await db.articles.create(
-                    session,
-                    author_id=author_id,
+                    work.session,
+                    author_id=work.viewer_id,
                     title=input.title,
                     description=input.description,
                     body=input.body,
@@ -287,8 +289,12 @@ class ArticleMutations:
                 )
         except DomainError as error:
             return ArticlePayload(errors=user_errors(error))
-        context.forget_loaded()
-        return ArticlePayload(article=Article.from_row(row))
+        # What the transaction wrote, shown without reading it back: a new article's tags as
+        # given (cleaned as `create` cleaned them), its author, no favorites yet.
+        context.loaders.favorites_count_by_article_id.prime(row.id, 0)
+        context.loaders.favorited_by_article_id.prime(row.id, False)
+        tag_names = db.rules.tag_list(input.tag_list or [])
+        return ArticlePayload(article=Article.from_row(row, tag_names=tag_names, author=work.author))
 
     @strawberry.mutation
     async def update_article(self, info: Info, input: UpdateArticleInput) -> ArticlePayload:
@@ -299,30 +305,28 @@ class ArticleMutations:
             if (given := getattr(input, name)) is not None
         }
         try:
-            editor_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
+            async with context.unit_of_work() as work:
                 row = await db.articles.update(
-                    session,
-                    editor_id=editor_id,
+                    work.session,
+                    editor_id=work.viewer_id,
                     slug=input.slug,
                     expected_updated_at=input.expected_updated_at,
                     **changes,
                 )
         except DomainError as error:
             return ArticlePayload(errors=user_errors(error))
-        context.forget_loaded()
         return ArticlePayload(article=Article.from_row(row))
 
     @strawberry.mutation
     async def delete_article(self, info: Info, slug: str) -> DeletePayload:
         context = info.context
         try:
-            editor_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
-                article_id = await db.articles.delete_article(session, editor_id=editor_id, slug=slug)
+            async with context.unit_of_work() as work:
+                article_id = await db.articles.delete_article(
+                    work.session, editor_id=work.viewer_id, slug=slug
+                )
         except DomainError as error:
             return DeletePayload(errors=user_errors(error, ()))
-        context.forget_loaded()
         return DeletePayload(deleted_id=strawberry.ID(to_global_id("Article", article_id)))
 
     @strawberry.mutation
@@ -337,10 +341,8 @@ class ArticleMutations:
 async def _change_favorite(info: Info, slug: str, change: Any) -> ArticlePayload:
     context = info.context
     try:
-        user_id = context.require_viewer_id()
-        async with context.database.unit_of_work() as session:
-            row = await change(session, user_id=user_id, slug=slug)
+        async with context.unit_of_work() as work:
+            row = await change(work.session, user_id=work.viewer_id, slug=slug)
     except DomainError as error:
         return ArticlePayload(errors=user_errors(error, ()))
-    context.forget_loaded()
     return ArticlePayload(article=Article.from_row(row))

@@ -42,7 +42,7 @@ class Comment(Node):
     """The author, when read with the comment; None: load it."""
 
     @classmethod
-    def from_row(cls, row: Any) -> Self:
+    def from_row(cls, row: Any, *, author: Any = None) -> Self:
         return cls(
             row_id=row.id,
             author_id=row.author_id,
@@ -50,7 +50,7 @@ class Comment(Node):
             body=row.body,
             created_at=row.created_at,
             updated_at=row.updated_at,
-            author_row=getattr(row, "author", None),
+            author_row=getattr(row, "author", None) if author is None else author,
         )
 
     @strawberry.field
@@ -115,31 +115,31 @@ class CommentMutations:
     async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
         context = info.context
         try:
-            author_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
+            async with context.unit_of_work() as work:
                 row = await db.comments.create(
-                    session, author_id=author_id, article_slug=input.article_slug, body=input.body
+                    work.session, author_id=work.viewer_id, article_slug=input.article_slug, body=input.body
                 )
                 # In the transaction: subscribers hear of the comment only once it is committed.
-                await context.services.events.publish(session, article_id=row.article_id, comment_id=row.id)
+                await context.services.events.publish(
+                    work.session, article_id=row.article_id, comment_id=row.id
+                )
         except DomainError as error:
             return CommentPayload(errors=user_errors(error))
-        context.forget_loaded()
-        return CommentPayload(comment=Comment.from_row(row))
+        return CommentPayload(comment=Comment.from_row(row, author=work.author))
 
     @strawberry.mutation
     async def delete_comment(self, info: Info, id: strawberry.ID) -> DeletePayload:
         context = info.context
         try:
-            editor_id = context.require_viewer_id()
-            decoded = from_global_id(id)
-            if decoded is None or decoded[0] != "Comment":
-                raise NotFound("comment not found", field=("id",))
-            async with context.database.unit_of_work() as session:
-                await db.comments.delete_comment(session, editor_id=editor_id, comment_id=decoded[1])
+            async with context.unit_of_work() as work:
+                decoded = from_global_id(id)
+                if decoded is None or decoded[0] != "Comment":
+                    raise NotFound("comment not found", field=("id",))
+                await db.comments.delete_comment(
+                    work.session, editor_id=work.viewer_id, comment_id=decoded[1]
+                )
         except DomainError as error:
             return DeletePayload(errors=user_errors(error, ()))
-        context.forget_loaded()
         return DeletePayload(deleted_id=id)
 
 

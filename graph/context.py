@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import MutableHeaders
+from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from db.engine import Database, Reads
+from db.engine import Database, ReadRunner, Reads, Transaction
 from db.errors import DomainError, ErrorCode
 from db.events import CommentEvents
 from db.fetch import Reader
 from db.passwords import Passwords
 from db.settings import Settings
+from db.statements import Record
 from db.throttle import LoginThrottle
 from graph.loaders import Loaders
 
@@ -36,6 +40,21 @@ class NotSignedIn(DomainError):
     code = ErrorCode.UNAUTHENTICATED
 
 
+@dataclass(frozen=True, slots=True)
+class Work:
+    """What one mutation writes with: the operation's session, and who is writing."""
+
+    session: AsyncSession
+    signed_in_as: int | None
+    author: Record | None
+    """The viewer as an author (`Context.viewer_row`), for payloads of what they wrote."""
+
+    @property
+    def viewer_id(self) -> int:
+        assert self.signed_in_as is not None, "a unit of work of a signed-in viewer"
+        return self.signed_in_as
+
+
 @dataclass
 class Context:
     """Per request. `auth_error` set means the request carried a token that proves nothing."""
@@ -55,11 +74,28 @@ class Context:
     levelwise_tried: str | None = None
     """Why the level-wise executor handed this request's operation to graphql-core, once it
     did: it is never tried twice for one request (graph/executor.py)."""
-    reads: Reads = field(init=False)
+    idempotency_key: str | None = None
+    """The request's Idempotency-Key header, over HTTP (graph/idempotency.py)."""
+    transaction: Transaction | None = field(default=None, init=False)
+    """A mutation operation's transaction, once it needs one (graph/mutations.py)."""
+    viewer_row: Record | None = field(default=None, init=False)
+    """The signed-in viewer as an author, read (and kept) in `transaction` (graph/mutations.py):
+    what a payload shows of the viewer without reading it again. None once they changed."""
+    claimed_key: int | None = field(default=None, init=False)
+    """The idempotency key row claimed in `transaction`, for the response to be stored in."""
+    answer: Callable[[str | None], Response] | None = field(default=None, init=False)
+    """The response decided before execution (a replay, a refused key), sent instead; made
+    for the response's negotiated media type."""
+    issued_credentials: bool = field(default=False, init=False)
+    """A sign-in token is in the response: it must not be stored (graph/idempotency.py)."""
+    reads: ReadRunner = field(init=False)
+    """Where reads go: the request's connection, or its mutation's transaction once open."""
     loaders: Loaders = field(init=False)
+    _connection_reads: Reads = field(init=False)
 
     def __post_init__(self) -> None:
-        self.reads = self.services.database.reads(hold=self.over_http)
+        self._connection_reads = self.services.database.reads(hold=self.over_http)
+        self.reads = self._connection_reads
         self.forget_loaded()
 
     @property
@@ -71,8 +107,46 @@ class Context:
         return await self.reads.run(read)
 
     async def close(self) -> None:
-        """The request is answered: give its connection back."""
-        await self.reads.close()
+        """The request is answered: roll back what was not committed, give connections back."""
+        try:
+            await self.end_writes(commit=False)
+        finally:
+            await self._connection_reads.close()
+
+    async def begin_writes(self) -> AsyncSession:
+        """The operation's transaction, begun on first use; reads then go through it."""
+        if self.transaction is None:
+            self.transaction = await Transaction.begin(self.database)
+            self.reads = self.transaction.reads
+            self.forget_loaded()
+        return self.transaction.session
+
+    async def end_writes(self, *, commit: bool) -> None:
+        """Commit (errors propagate: the caller says what they mean) or roll back."""
+        transaction, self.transaction, self.claimed_key = self.transaction, None, None
+        if transaction is None:
+            return
+        self.reads = self._connection_reads
+        self.forget_loaded()
+        await (transaction.commit() if commit else transaction.rollback())
+
+    @asynccontextmanager
+    async def unit_of_work(self, *, require_viewer: bool = True) -> AsyncIterator[Work]:
+        """One mutation's writes: a SAVEPOINT in the operation's transaction, released when the
+        block ends and rolled back on any exception (a `DomainError` then undoes this mutation
+        alone). The operation commits after its whole response is built (graph/mutations.py),
+        which checked first that a signed-in viewer still exists, and locked their row.
+        `NotSignedIn` when `require_viewer` and the request is anonymous."""
+        if require_viewer:
+            self.require_viewer_id()
+        session = await self.begin_writes()
+        assert self.transaction is not None
+        await self.transaction.reads.idle()  # an earlier field's cancelled read may still run
+        try:
+            async with session.begin_nested():
+                yield Work(session, self.viewer_id, self.viewer_row)
+        finally:
+            self.forget_loaded()  # payloads read what this wrote
 
     def retry_after(self, seconds: int) -> None:
         """Tell an HTTP client when to come back (`Retry-After`, the longest wait asked for)."""
@@ -87,7 +161,7 @@ class Context:
         return self.viewer_id
 
     def forget_loaded(self) -> None:
-        """Drop every cached load: called after a mutation commits, so payloads read fresh rows."""
+        """Drop every cached load: called after a mutation's writes, so payloads read fresh rows."""
         self.loaders = Loaders(
             self.reads,
             self.viewer_id,

@@ -67,7 +67,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             return
         try:
             self._check_declared_size(request)
-            response = await self.run(request)
+            response = await self.settle(scope, await self.run(request))
         except PayloadTooLarge:
             response = self.error_response(
                 413, f"The request is larger than {self.max_request_bytes} bytes.", media_type
@@ -96,6 +96,10 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         )
         if method == "HEAD":
             response.body = b""
+        return response
+
+    async def settle(self, scope: Scope, response: Response) -> Response:
+        """Called with the response built, before `finish`: the response to send instead."""
         return response
 
     async def finish(self, scope: Scope) -> None:
@@ -206,7 +210,7 @@ def request_error_status(response: GraphQLHTTPResponse) -> int | None:
     codes = {error.get("extensions", {}).get("code") for error in errors if isinstance(error, dict)}
     if "INTERNAL_SERVER_ERROR" in codes:
         return 500
-    if "SERVICE_UNAVAILABLE" in codes:
+    if "SERVICE_UNAVAILABLE" in codes or "OUTCOME_UNKNOWN" in codes:
         return 503
     if "UNAUTHENTICATED" in codes:
         return 401

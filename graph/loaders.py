@@ -18,7 +18,7 @@ import db.articles
 import db.comments
 import db.tags
 import db.users
-from db.engine import Reads
+from db.engine import ReadRunner
 from db.fetch import Reader
 from db.paging import Slice, Window
 from db.statements import Record
@@ -36,7 +36,7 @@ class Loaders:
     collector instead of going when the request does.
     """
 
-    def __init__(self, reads: Reads, viewer_id: int | None, *, batch: bool = True) -> None:
+    def __init__(self, reads: ReadRunner, viewer_id: int | None, *, batch: bool = True) -> None:
         self._reads = reads
         self._viewer_id = viewer_id
         self._batch = batch

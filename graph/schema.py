@@ -24,6 +24,7 @@ from graph.extensions import (
 )
 from graph.fallbacks import Fallbacks
 from graph.limits import limit_extensions
+from graph.mutations import MutationTransaction
 from graph.node import NodeQueries
 from graph.observability import RecordOperation
 from graph.tags import TagQueries
@@ -70,6 +71,7 @@ def create_schema(settings: Settings) -> ConduitSchema:
         RefuseInvalidToken,
         OperationOverHTTP,
         CodedErrors,
+        MutationTransaction,  # after the refusals: a refused request opens no transaction
         LevelwiseExecution,
     ]
     schema = ConduitSchema(

@@ -237,11 +237,12 @@ class UserQueries:
 class UserMutations:
     @strawberry.mutation
     async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
-        services = info.context.services
+        context = info.context
+        services = context.services
         try:
-            async with services.database.unit_of_work() as session:
+            async with context.unit_of_work(require_viewer=False) as work:
                 row = await db.users.create(
-                    session,
+                    work.session,
                     username=input.username,
                     email=input.email,
                     password=input.password,
@@ -249,8 +250,7 @@ class UserMutations:
                 )
         except DomainError as error:
             return AuthPayload(errors=user_errors(error))
-        info.context.forget_loaded()
-        return AuthPayload(token=issue_token(services.settings, row.id), viewer=Viewer.from_row(row))
+        return _signed_in(context, row)
 
     @strawberry.mutation(
         description="A token for these credentials. Throttled per account and per client address: "
@@ -274,7 +274,7 @@ class UserMutations:
             return AuthPayload(errors=user_errors(error))
         except DomainError as error:
             return AuthPayload(errors=user_errors(error))
-        return AuthPayload(token=issue_token(services.settings, row.id), viewer=Viewer.from_row(row))
+        return _signed_in(context, row)
 
     @strawberry.mutation
     async def update_viewer(self, info: Info, input: UpdateViewerInput) -> UpdateViewerPayload:
@@ -285,17 +285,16 @@ class UserMutations:
             if (given := getattr(input, name)) is not None
         }
         try:
-            viewer_id = context.require_viewer_id()
-            async with context.database.unit_of_work() as session:
-                user = await db.users.get(session, viewer_id)
-                if user is None:
+            async with context.unit_of_work() as work:
+                user = await db.users.get(work.session, work.viewer_id)
+                if user is None:  # not while the operation holds the viewer's row (graph/mutations.py)
                     raise Unauthenticated("the token's user no longer exists")
                 row = await db.users.update(
-                    session, user, changes=changes, passwords=context.services.passwords
+                    work.session, user, changes=changes, passwords=context.services.passwords
                 )
+                context.viewer_row = None  # changed: later payloads load the viewer afresh
         except DomainError as error:
             return UpdateViewerPayload(errors=user_errors(error))
-        context.forget_loaded()
         return UpdateViewerPayload(viewer=Viewer.from_row(row))
 
     @strawberry.mutation
@@ -310,10 +309,14 @@ class UserMutations:
 async def _change_follow(info: Info, username: str, change: Any) -> FollowPayload:
     context = info.context
     try:
-        viewer_id = context.require_viewer_id()
-        async with context.database.unit_of_work() as session:
-            row = await change(session, follower_id=viewer_id, username=username)
+        async with context.unit_of_work() as work:
+            row = await change(work.session, follower_id=work.viewer_id, username=username)
     except DomainError as error:
         return FollowPayload(errors=user_errors(error, ()))
-    context.forget_loaded()
     return FollowPayload(user=User.from_row(row))
+
+
+def _signed_in(context: Context, row: Any) -> AuthPayload:
+    """The payload with a new token; the response, a bearer credential, is then never stored."""
+    context.issued_credentials = True
+    return AuthPayload(token=issue_token(context.services.settings, row.id), viewer=Viewer.from_row(row))
