@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     # Estimated rows: the product of page sizes along each path, summed over every list.
     max_query_cost: int = Field(default=10_000, ge=1)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How deeply a request's `variables` (and `extensions`) may nest arrays and objects.
+    max_variables_depth: int = Field(default=32, ge=1)
 
     # Off only for the benchmark's N+1 baseline: every load then runs its own statement.
     dataloader_batching: bool = True

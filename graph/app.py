@@ -54,6 +54,7 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         )
         self._app = app
         self.max_request_bytes = settings.max_request_bytes
+        self.max_variables_depth = settings.max_variables_depth
 
     websocket_adapter_class = TextFrameWebSocket  # type: ignore[assignment]
 
