@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # enforces on its side, plus a second, for a server that vanished and can enforce
     # nothing), it bounds how long a request waits on a database that stopped answering.
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    # The whole of one HTTP request, however many statements it runs (graph/deadline.py).
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
 
     graphiql: bool | None = None
     introspection: bool | None = None

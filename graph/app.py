@@ -25,6 +25,7 @@ from db.settings import Settings
 from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
+from graph.deadline import Deadline
 from graph.encoding import encode_json
 from graph.graphiql import GRAPHIQL_STATIC, graphiql_html
 from graph.http import GraphQLOverHTTP
@@ -154,6 +155,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if settings.dataloader_batching and not settings.otel_enabled:  # the lane has no spans
         schema = graphql.schema._schema  # type: ignore[attr-defined]
         app.add_middleware(QueryLane, schema=schema, settings=settings, resolvers=BATCH_RESOLVERS)
+    app.add_middleware(Deadline, seconds=settings.request_timeout_seconds)  # around lane and view
     # Added last, so outermost: it observes every request, whichever layer answers it.
     app.add_middleware(RequestObserver, metrics=metrics)
     app.router.routes.extend(
