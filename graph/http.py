@@ -110,7 +110,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
 
     def _check_declared_size(self, request: Request) -> None:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_request_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_request_bytes:
             raise PayloadTooLarge
         if len(request.scope.get("query_string", b"")) > self.max_request_bytes:
             raise PayloadTooLarge
