@@ -34,50 +34,83 @@ REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 
 
 class Deadline:
-    """ASGI middleware: answer 504 and cancel a request still running after `seconds`."""
+    """ASGI middleware: answer 504 and cancel a request still running after `seconds`.
+
+    The request runs in its own task, as it did without the deadline, and one timer per
+    server sweeps the requests in flight a few times per deadline: a task or a timer of
+    each request's own would cost 10 to 30 µs, a fifth of a small query. So a request is
+    stopped between `seconds` and a tenth more. The 504 is sent from a task of its own at
+    that moment, so that the answer does not wait for the cancelled work's cleanup (a
+    rollback, a read in flight), which runs on in the request's task.
+    """
 
     def __init__(self, app: ASGIApp, *, seconds: float) -> None:
         self.app = app
         self.seconds = seconds
-        self._winding_down: set[asyncio.Task[Any]] = set()
+        self._sweep_every = min(1.0, seconds / 10)
+        self._in_flight: dict[_Response, float] = {}
+        """Each running request's response, with the loop time it must be answered by."""
+        self._sweeping: asyncio.TimerHandle | None = None
+        self._sweeping_loop: asyncio.AbstractEventLoop | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        response = _Response(send)
-        task = asyncio.ensure_future(self.app(scope, receive, response.send))
-        done, _ = await asyncio.wait({task}, timeout=self.seconds)
-        if done or response.started:
-            await task  # its result, or its exception, as without a deadline
-            return
-        response.cut = True
-        task.cancel()
-        self._winding_down.add(task)
-        task.add_done_callback(self._wound_down)
-        log.warning("request cancelled after %s s: %s %s", self.seconds, scope["method"], scope["path"])
-        await send_timeout(send, scope, self.seconds)
+        request = asyncio.current_task()
+        assert request is not None
+        response = _Response(scope, send, request, self.seconds)
+        loop = asyncio.get_running_loop()
+        self._in_flight[response] = loop.time() + self.seconds
+        if self._sweeping is None or self._sweeping_loop is not loop:  # a test may run a new loop
+            self._sweeping_loop = loop
+            self._sweeping = loop.call_later(self._sweep_every, self._sweep, loop)
+        try:
+            await self.app(scope, receive, response.send)
+        except asyncio.CancelledError:
+            if response.timeout is None:
+                raise
+            request.uncancel()
+        finally:
+            self._in_flight.pop(response, None)
+            if response.timeout is not None:
+                await response.timeout  # the 504 is out before the app returns (ASGI wants it)
 
-    def _wound_down(self, task: asyncio.Task[Any]) -> None:
-        self._winding_down.discard(task)
-        if not task.cancelled() and task.exception() is not None:
-            log.warning("a cancelled request failed while winding down", exc_info=task.exception())
+    def _sweep(self, loop: asyncio.AbstractEventLoop) -> None:
+        now = loop.time()
+        for response, deadline in list(self._in_flight.items()):
+            if deadline <= now:
+                del self._in_flight[response]
+                response.expire()
+        self._sweeping = loop.call_later(self._sweep_every, self._sweep, loop) if self._in_flight else None
 
 
 class _Response:
-    """The request's `send`, noting when the response starts; silent once `cut`."""
+    """The request's `send`, noting when the response starts; silent once the deadline passed."""
 
-    def __init__(self, send: Send) -> None:
+    def __init__(self, scope: Scope, send: Send, request: asyncio.Task[Any], seconds: float) -> None:
+        self._scope = scope
         self._send = send
+        self._request = request
+        self._seconds = seconds
         self.started = False
-        self.cut = False
+        self.timeout: asyncio.Task[None] | None = None
 
     async def send(self, message: Message) -> None:
-        if self.cut:
+        if self.timeout is not None:
             return
         if message["type"] == "http.response.start":
             self.started = True
         await self._send(message)
+
+    def expire(self) -> None:
+        """At the deadline: answer 504 now and cancel the request (unless it began to answer)."""
+        if self.started:
+            return
+        scope = self._scope
+        log.warning("request cancelled after %s s: %s %s", self._seconds, scope["method"], scope["path"])
+        self.timeout = asyncio.ensure_future(send_timeout(self._send, scope, self._seconds))
+        self._request.cancel()
 
 
 async def send_timeout(send: Send, scope: Scope, seconds: float) -> None:

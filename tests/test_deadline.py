@@ -34,6 +34,7 @@ from tests.conftest import engine_url, settings_for
 from tests.gql import gql, register
 from tests.graph.factories import CREATE_ARTICLE, article_input, count_rows
 from tests.proxy import Proxy
+from tests.servers import serving_in_loop
 
 DEADLINE = 2.0  # small, but not so small that the fast requests around it meet it
 LATENCY = 1.0
@@ -98,14 +99,18 @@ class LockedSqlite(Slow):
 async def serving(url: str, slow: Slow) -> AsyncIterator[Slow]:
     # Statements and waits for the lock are each well within their own bounds.
     app = create_app(settings_for(url, request_timeout_seconds=DEADLINE, db_pool_timeout_seconds=10))
-    async with app.router.lifespan_context(app):
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://conduit.test") as client:
-            slow.app, slow.client = app, client
-            try:
-                yield slow
-            finally:
-                await slow.speed_up()
+    # Served for real: the 504 leaves as soon as the deadline passes, while the cancelled
+    # work winds down in the request's task (an in-process ASGI client would wait for both).
+    async with (
+        app.router.lifespan_context(app),
+        serving_in_loop(app) as address,
+        httpx.AsyncClient(base_url=f"http://{address}", timeout=60) as client,
+    ):
+        slow.app, slow.client = app, client
+        try:
+            yield slow
+        finally:
+            await slow.speed_up()
 
 
 @pytest.fixture
