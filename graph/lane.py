@@ -120,8 +120,10 @@ class QueryLane:
         if content_type != JSON or not declared.isdigit() or int(declared) > self.settings.max_request_bytes:
             return None, receive
         encoding = headers.get(b"content-encoding")
-        if body_refusal(content_type_header, None if encoding is None else encoding.decode("latin-1")):
-            return None, receive  # the general path refuses it
+        if (encoding is not None or ";" in content_type_header) and body_refusal(
+            content_type_header, None if encoding is None else encoding.decode("latin-1")
+        ):
+            return None, receive  # the general path refuses it (a charset, a compression)
         chunks: list[bytes] = []
         size = 0
         more = True
