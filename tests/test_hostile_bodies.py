@@ -507,3 +507,25 @@ async def test_a_query_over_legacy_graphql_ws_is_refused_not_an_internal_error(a
         "type": "error",
         "payload": {"message": message, "extensions": {"code": "BAD_REQUEST"}},
     }
+
+
+async def test_of_repeated_authorization_headers_the_first_counts_on_both_paths(
+    client: httpx.AsyncClient,
+) -> None:
+    """The lane and the general path read the same one (a refused token is never skipped for a
+    later, valid one): here the first is bad, so the query (lane) and the mutation (general
+    path) are both refused."""
+    token = await register(client, "alice")
+    headers = [
+        ("Content-Type", JSON),
+        ("Authorization", "Bearer forged"),
+        ("Authorization", f"Bearer {token}"),
+    ]
+    for query in ("{ viewer { email } }", 'mutation { favoriteArticle(slug: "x") { errors { code } } }'):
+        response = await client.post(
+            "/graphql", content=json.dumps({"query": query}).encode(), headers=headers
+        )
+        assert response.json() == {
+            "data": None,
+            "errors": [{"message": "the token is invalid", "extensions": {"code": "UNAUTHENTICATED"}}],
+        }
