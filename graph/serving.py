@@ -19,8 +19,13 @@ answers every refusal at that level as a JSON GraphQL error instead of uvicorn's
   (uvicorn answered a plain 400 to any GET whose query string passed 65,535 bytes). Such a
   URL is split here, so the documented limit is the only one.
 - A request httptools cannot parse: 400 `BAD_REQUEST`, in JSON.
+- Time: uvicorn bounds only the wait between requests (keep-alive), so a connection that
+  sends nothing, or its head a byte at a time, was held forever. The head of each request
+  must arrive within `REQUEST_TIMEOUT_SECONDS` (the app's deadline then bounds the rest):
+  past it, 408 `REQUEST_TIMEOUT`.
 
-The limit is the environment's `MAX_REQUEST_BYTES`, read as the app reads it.
+The limits are the environment's `MAX_REQUEST_BYTES` and `REQUEST_TIMEOUT_SECONDS`, read as
+the app reads them.
 
 `conduit serve` uses `HttpProtocol`; uvicorn takes it by name too:
 `uvicorn --http graph.serving:HttpProtocol`.
@@ -49,8 +54,12 @@ _PARSED_URL_LIMIT = 65_535
 
 
 @cache
+def _settings() -> Settings:
+    return Settings()
+
+
 def max_request_bytes() -> int:
-    return Settings().max_request_bytes
+    return _settings().max_request_bytes
 
 
 class JoiningTransport(asyncio.Transport):
@@ -123,9 +132,32 @@ class HttpProtocol(HttpToolsProtocol):
     _refusal: tuple[int, str, str] | None = None
     _head_bytes = 0
     _in_head = False
+    _head_timer: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(JoiningTransport(transport, self.loop))
+        self._arm_head_timer()  # a connection that never sends a byte is bounded too
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm_head_timer()
+        super().connection_lost(exc)
+
+    def _arm_head_timer(self) -> None:
+        if self._head_timer is None:
+            seconds = _settings().request_timeout_seconds
+            self._head_timer = self.loop.call_later(seconds, self._head_timed_out, seconds)
+
+    def _disarm_head_timer(self) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self, seconds: float) -> None:
+        self._head_timer = None
+        if self._refusal is None and not self.transport.is_closing():
+            message = f"The request did not arrive within {seconds:g} s."
+            self._refusal = (408, "REQUEST_TIMEOUT", message)
+            self.send_400_response(message)
 
     def data_received(self, data: bytes) -> None:
         if self._refusal is not None:
@@ -146,6 +178,7 @@ class HttpProtocol(HttpToolsProtocol):
     def on_message_begin(self) -> None:
         super().on_message_begin()
         self._in_head, self._head_bytes = True, 0
+        self._arm_head_timer()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)
@@ -156,6 +189,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        self._disarm_head_timer()
         if sum(len(name) + len(value) + 4 for name, value in self.headers) > HEADERS_LIMIT:
             self._refuse_headers()
             raise _Refused

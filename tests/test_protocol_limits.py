@@ -175,3 +175,38 @@ async def test_a_body_shorter_than_its_content_length_waits_no_longer_than_the_d
         writer.close()
     assert head.startswith(b"HTTP/1.1 504 ")
     assert elapsed < 10  # REQUEST_TIMEOUT_SECONDS=1, not the client's patience
+
+
+@pytest.mark.parametrize(
+    "head",
+    [b"", b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\nHost: t\r\n"],
+    ids=["a connection that sends nothing", "a head that never ends"],
+)
+async def test_a_request_that_does_not_arrive_is_a_json_408_within_the_deadline(
+    server: tuple[str, int], head: bytes
+) -> None:
+    """uvicorn alone held such a connection open forever (it bounds only keep-alive idling)."""
+    started = time.monotonic()
+    [answer] = await exchange(server, head, seconds=15)
+    elapsed = time.monotonic() - started
+    timed_out = refused("The request did not arrive within 1 s.", "REQUEST_TIMEOUT")
+    assert (answer.status, answer.content_type, answer.body) == (408, "application/json", timed_out)
+    assert elapsed < 10  # REQUEST_TIMEOUT_SECONDS=1
+
+
+async def test_a_slow_but_steady_client_is_served(server: tuple[str, int]) -> None:
+    """The head's bound is its whole arrival, not a pause: a head sent in pieces within it is served."""
+    reader, writer = await asyncio.open_connection(*server)
+    try:
+        for piece in (
+            b"GET /graphql?query=%7B__typename%7D HTTP/1.1\r\n",
+            b"Host: t\r\n",
+            b"Connection: close\r\n\r\n",
+        ):
+            writer.write(piece)
+            await writer.drain()
+            await asyncio.sleep(0.1)
+        [answer] = parse_answers(await asyncio.wait_for(reader.read(-1), 15))
+    finally:
+        writer.close()
+    assert (answer.status, answer.body) == (200, SERVED)
