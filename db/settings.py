@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     # enforces on its side, plus a second, for a server that vanished and can enforce
     # nothing), it bounds how long a request waits on a database that stopped answering.
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
+    # The whole of one HTTP request, however many statements it runs (graph/deadline.py).
+    request_timeout_seconds: float = Field(default=30.0, gt=0)
 
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -74,6 +76,8 @@ class Settings(BaseSettings):
     # Estimated rows: the product of page sizes along each path, summed over every list.
     max_query_cost: int = Field(default=10_000, ge=1)
     max_request_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # How deeply a request's `variables` (and `extensions`) may nest arrays and objects.
+    max_variables_depth: int = Field(default=32, ge=1)
 
     # Off only for the benchmark's N+1 baseline: every load then runs its own statement.
     dataloader_batching: bool = True

@@ -27,6 +27,7 @@ from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
 from graph.cors import CORS
+from graph.deadline import Deadline
 from graph.encoding import encode_json
 from graph.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
 from graph.http import JSON, REFUSAL_CODES, GraphQLOverHTTP
@@ -60,6 +61,7 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         self._app = app
         self.conduit_schema = schema
         self.max_request_bytes = settings.max_request_bytes
+        self.max_variables_depth = settings.max_variables_depth
 
     websocket_adapter_class = TextFrameWebSocket  # type: ignore[assignment]
 
@@ -179,7 +181,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     graphql = GraphQLApp(app, settings)
     if settings.dataloader_batching:
         app.add_middleware(QueryLane, schema=graphql.conduit_schema, settings=settings)
-    # Around the lane, so what it answers is marked for browsers too.
+    app.add_middleware(Deadline, seconds=settings.request_timeout_seconds)  # around lane and view
+    # Around the lane and the deadline, so what they answer is marked for browsers too.
     app.add_middleware(CORS, allowed_origins=settings.cors_allowed_origins, prefixes=(f"{STATIC_URL}/",))
     # Added last, so outermost: it observes every request, whichever layer answers it.
     app.add_middleware(RequestObserver, metrics=metrics)

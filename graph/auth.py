@@ -8,6 +8,7 @@ import jwt
 
 from db.settings import Settings
 from graph.context import Context, Services
+from graph.ids import MAX_PK
 
 _SCHEMES = ("bearer", "token")
 
@@ -40,9 +41,23 @@ def viewer_id_from_header(settings: Settings, authorization: str | None) -> int 
         raise InvalidToken("the token has expired") from None
     except jwt.PyJWTError:
         raise InvalidToken("the token is invalid") from None
-    subject = claims["sub"]
-    if not isinstance(subject, str) or not subject.isdigit():
+    subject = _user_id(claims["sub"])
+    if subject is None:
         raise InvalidToken("the token is invalid")
+    return subject
+
+
+def _user_id(subject: object) -> int | None:
+    """The user id a token's subject names, None when it names none that can exist.
+
+    Only what `issue_token` writes is an id: ASCII digits (`str.isdigit` also takes "²"),
+    no sign, no leading zero, at most `MAX_PK` — a larger one would overflow PostgreSQL's
+    integer parameter. A token signed with our key but another subject proves nothing.
+    """
+    if not isinstance(subject, str) or not (0 < len(subject) <= 10) or not subject.isascii():
+        return None
+    if not subject.isdigit() or subject.startswith("0") or int(subject) > MAX_PK:
+        return None
     return int(subject)
 
 

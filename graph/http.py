@@ -28,6 +28,14 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.typevars import Context, RootValue
 
 from graph.extensions import masked
+from graph.wire import (
+    BadJSON,
+    LegacyWSHandler,
+    TransportWSHandler,
+    body_refusal,
+    decode_json,
+    nesting_refusal,
+)
 
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
@@ -55,6 +63,9 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
     """Strawberry's ASGI view, following the GraphQL-over-HTTP spec (see the module's doc)."""
 
     max_request_bytes: int = 1024 * 1024
+    max_variables_depth: int = 32
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,7 +133,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
 
     def _check_declared_size(self, request: Request) -> None:
         declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_request_bytes:
+        if declared.isascii() and declared.isdigit() and int(declared) > self.max_request_bytes:
             raise PayloadTooLarge
         if len(request.scope.get("query_string", b"")) > self.max_request_bytes:
             raise PayloadTooLarge
@@ -144,13 +155,40 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             content_type, _ = parse_content_type(request.content_type or "")
             if content_type != JSON:
                 raise HTTPException(415, f"Send the operation as {JSON}.")
+            await self._check_body(request)
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             if not isinstance(item.operation_name, str | None):
                 raise HTTPException(
                     400, "The GraphQL operation's `operationName` must be a string or null, if provided."
                 )
+            too_deep = nesting_refusal(item.variables, item.extensions, self.max_variables_depth)
+            if too_deep is not None:
+                raise HTTPException(400, too_deep)
         return data
+
+    async def _check_body(self, request: AsyncHTTPRequestAdapter) -> None:
+        """Refuse a POST body Strawberry would fail on: its headers (see `graph.wire`), and
+        JSON that is no object (Strawberry calls `.get` on whatever it decoded). Starlette keeps
+        the body, so Strawberry reads the same bytes again, and decodes them again: a small
+        cost on the general path, which the query lane keeps off the everyday queries."""
+        refusal = body_refusal(request.content_type or "", request.headers.get("content-encoding"))
+        if refusal is not None:
+            raise HTTPException(415, refusal)
+        data = self.parse_json(await request.get_body())
+        if not isinstance(data, dict | list):  # a list is a batch, which Strawberry refuses
+            raise HTTPException(400, "The body must be a JSON object: {query, variables, operationName}.")
+
+    def parse_json(self, data: str | bytes) -> Any:
+        try:
+            return decode_json(data)
+        except BadJSON as error:
+            raise HTTPException(400, f"Unable to parse request body as JSON: {error.reason}.") from None
+        except ValueError:
+            raise HTTPException(400, "Unable to parse request body as JSON") from None
+
+    def decode_json(self, data: str | bytes) -> object:
+        return decode_json(data)
 
     async def get_sub_response(self, request: Request | Any) -> Response:
         sub_response = await super().get_sub_response(request)
@@ -187,6 +225,8 @@ def negotiate(accept: str | None) -> str:
                 try:
                     quality = float(value)
                 except ValueError:
+                    quality = 0.0
+                if not 0.0 <= quality <= 1.0:  # "inf", "nan", 1e999: no quality at all
                     quality = 0.0
         media_range = media_range.lower()
         if media_range == GRAPHQL_RESPONSE_JSON and quality > 0 and quality >= best_quality:

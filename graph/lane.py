@@ -46,6 +46,7 @@ from graph.http import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_error_sta
 from graph.limits import cost_report, estimate_cost, limit_rules, sizes_vary
 from graph.observability import record_operation
 from graph.schema import ConduitSchema
+from graph.wire import body_refusal, deeper_than
 
 log = logging.getLogger("conduit.lane")
 PLANS_CACHED = 512
@@ -114,9 +115,15 @@ class QueryLane:
         """The whole body when the lane may serve it (else None), and a `receive` for the
         general path that replays whatever was read."""
         declared = headers.get(b"content-length", b"")
-        content_type, _ = parse_content_type(headers.get(b"content-type", b"").decode("latin-1"))
+        content_type_header = headers.get(b"content-type", b"").decode("latin-1")
+        content_type, _ = parse_content_type(content_type_header)
         if content_type != JSON or not declared.isdigit() or int(declared) > self.settings.max_request_bytes:
             return None, receive
+        encoding = headers.get(b"content-encoding")
+        if (encoding is not None or ";" in content_type_header) and body_refusal(
+            content_type_header, None if encoding is None else encoding.decode("latin-1")
+        ):
+            return None, receive  # the general path refuses it (a charset, a compression)
         chunks: list[bytes] = []
         size = 0
         more = True
@@ -139,6 +146,8 @@ class QueryLane:
         if request is None:
             return None
         query, variables, operation_name = request
+        if variables and deeper_than(variables, self.settings.max_variables_depth):
+            return None  # the general path refuses it
         plan = self.plan(query, operation_name)
         if plan is None:
             return None

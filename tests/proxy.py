@@ -6,6 +6,7 @@ Two ways of going away, as a database host does:
 - `blackhole()`: the host vanished from the network. Open connections stay open but nothing
   comes back, and new connections are accepted but never answered, so clients notice only
   when their own timeouts fire.
+`latency` holds back every answer of the server that long: a slow database.
 `cut_when(marker)` stops the proxy the moment a client sends bytes containing `marker` (a
 statement's text), before forwarding them: a transaction is then cut at a chosen point.
 """
@@ -26,6 +27,8 @@ class Proxy:
         self._marker: bytes | None = None
         self.cut = asyncio.Event()
         """Set when `cut_when`'s marker went by and the proxy stopped."""
+        self.latency = 0.0
+        """Seconds each answer of the server is held back: a slow database, or a far one."""
 
     async def start(self) -> None:
         """Serve (again) on the same port. After a blackhole the host is back as if it had
@@ -80,6 +83,8 @@ class Proxy:
                     await self.stop()
                     self.cut.set()
                     return
+                if not upstream and self.latency:
+                    await asyncio.sleep(self.latency)
                 if not self._silent:
                     writer.write(data)
                     await writer.drain()
