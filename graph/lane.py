@@ -165,24 +165,22 @@ class QueryLane:
             return None
         extensions = _extensions(cost, self.settings.max_query_cost)
         try:
-            with self._span(plan.name):
-                data = await self.levelwise.execute(plan.document, variables, operation_name, context)
-        except Fallback as fallback:
-            context.levelwise_tried = fallback.reason
-            self.levelwise.fallbacks.report(query, fallback.reason, plan.name)
             try:
+                with self._span(plan.name):
+                    data = await self.levelwise.execute(plan.document, variables, operation_name, context)
+            except Fallback as fallback:
+                context.levelwise_tried = fallback.reason
+                self.levelwise.fallbacks.report(query, fallback.reason, plan.name)
                 result = await self.conduit_schema.execute(
                     query, variables, context, operation_name=operation_name
                 )
-            finally:
-                await context.close()
-            return cast("dict[str, Any]", process_result(result))
-        except Exception as unexpected:  # an outage, or a bug that must not hide behind a retry
-            await context.close()
-            error = masked(unexpected)
-            record_operation(plan.name, [str((error.extensions or {}).get("code"))], "query")
-            return {"data": None, "errors": [error.formatted], **extensions}
-        await context.close()
+                return cast("dict[str, Any]", process_result(result))
+            except Exception as unexpected:  # an outage, or a bug that must not hide behind a retry
+                error = masked(unexpected)
+                record_operation(plan.name, [str((error.extensions or {}).get("code"))], "query")
+                return {"data": None, "errors": [error.formatted], **extensions}
+        finally:
+            await context.close()  # also when cancelled (a deadline): the connection goes back
         record_operation(plan.name, (), "query")
         return {"data": data, **extensions}
 
