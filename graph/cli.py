@@ -73,6 +73,9 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,  # graph/logs.py configures logging, in every worker's create_app
         access_log=False,  # graph/observability.py writes the access line
+        # A WebSocket message over MAX_REQUEST_BYTES is refused (1009) as its frames are read,
+        # before it is buffered: uvicorn's default would take 16 MiB per message.
+        ws_max_size=settings.max_request_bytes,
     )
 
 
