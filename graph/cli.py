@@ -60,12 +60,14 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
 
     from graph.logs import configure_logging
     from graph.serving import PROTOCOL
+    from graph.subscriptions import WEBSOCKET_PROTOCOL
 
     configure_logging(settings)  # the supervisor's lines (workers, reload) are JSON too
     uvicorn.run(
         "graph.app:create_app",
         factory=True,
         http=PROTOCOL,
+        ws=WEBSOCKET_PROTOCOL,  # uvicorn's websockets protocol, but a ping flood is not buffered
         host=arguments.host or settings.host,
         port=arguments.port or settings.port,
         workers=arguments.workers,

@@ -19,6 +19,7 @@ from strawberry.http.exceptions import (
     NonTextMessageReceived,
     WebSocketDisconnected,
 )
+from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
 from graph.encoding import encode_json
 
@@ -31,6 +32,37 @@ MAX_CLOSE_REASON_BYTES = 123
 #: Messages that name an operation by `id`, and those that start one with a `payload`.
 _WITH_ID = frozenset({"subscribe", "start", "stop", "complete"})
 _STARTS = frozenset({"subscribe", "start"})
+
+
+#: uvicorn's `--ws` for `WebSocketProtocol` (`conduit serve` uses it).
+WEBSOCKET_PROTOCOL = "graph.subscriptions:WebSocketProtocol"
+#: Pongs not yet sent past which a connection is read no further (asyncio's high-water mark).
+PONG_BACKLOG_BYTES = 64 * 1024
+
+
+class WebSocketProtocol(WebSocketsSansIOProtocol):
+    """uvicorn's websockets (sans-I/O) protocol, the one `--ws auto` picks, minus a flood.
+
+    It answers every ping frame with a pong at once and never stops reading: a client that
+    sends pings and reads nothing back grew the server's memory by what it sent (100 MiB of
+    pings, 110 MiB more). Here, once the pongs waiting to be sent pass `PONG_BACKLOG_BYTES`,
+    the connection is not read until they drain, as a full write buffer should mean.
+    """
+
+    _pongs_backlogged = False
+
+    def handle_ping(self) -> None:
+        super().handle_ping()
+        if not self._pongs_backlogged and self.transport.get_write_buffer_size() > PONG_BACKLOG_BYTES:
+            self._pongs_backlogged = True
+            self.transport.pause_reading()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._pongs_backlogged:
+            self._pongs_backlogged = False
+            if not self.read_paused:  # paused for the app's sake too: uvicorn resumes it
+                self.transport.resume_reading()
 
 
 class TextFrameWebSocket(ASGIWebSocketAdapter):

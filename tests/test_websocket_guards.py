@@ -378,10 +378,9 @@ async def test_a_close_reason_quoting_a_long_id_is_cut_to_fit_a_close_frame(
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
 
 
-@pytest.mark.parametrize("protocol", PROTOCOLS)
-async def test_conduit_serve_refuses_a_message_over_max_request_bytes_before_it_is_read(
-    settings: Settings, protocol: str
-) -> None:
+@contextlib.asynccontextmanager
+async def conduit_serve(settings: Settings) -> AsyncIterator[tuple[str, int]]:
+    """`conduit serve` in a subprocess, `MAX_REQUEST_BYTES` = `SMALL`; yields host:port and its pid."""
     port = free_port()
     environment = {
         **os.environ,
@@ -397,15 +396,53 @@ async def test_conduit_serve_refuses_a_message_over_max_request_bytes_before_it_
     try:
         address = f"127.0.0.1:{port}"
         await eventually_serving(process, f"http://{address}/health/live")
+        yield address, process.pid
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), 30)
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+async def test_conduit_serve_refuses_a_message_over_max_request_bytes_before_it_is_read(
+    settings: Settings, protocol: str
+) -> None:
+    async with conduit_serve(settings) as (address, _):
         socket = await RawSocket.open(address, protocol)
         try:
             await socket.send(RawSocket.header(SMALL + 1) + b"x" * 1024)
             assert await socket.close_code() == 1009
         finally:
             socket.abort()
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        await asyncio.wait_for(process.wait(), 30)
+
+
+def resident_mib(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as status:
+        [line] = [line for line in status if line.startswith("VmRSS:")]
+    return int(line.split()[1]) // 1024
+
+
+async def test_conduit_serve_reads_no_further_from_a_client_that_floods_pings_and_reads_nothing(
+    settings: Settings,
+) -> None:
+    """Every ping frame is answered with a pong; a client that never reads them cannot make
+    the server keep them all: past a backlog the server stops reading. Unbounded, 100 MiB of
+    pings made the server 110 MiB bigger (and went through in 10 s)."""
+    ping = struct.pack("!BB", 0x89, 0x80 | 125) + bytes(4) + b"p" * 125
+    async with conduit_serve(settings) as (address, pid):
+        socket = await RawSocket.open(address, "graphql-transport-ws")
+        before, sent = resident_mib(pid), 0
+        try:
+            with contextlib.suppress(TimeoutError):
+                while sent < 64 * 1024 * 1024:
+                    await asyncio.wait_for(socket.send(ping * 8192), 5)
+                    sent += len(ping) * 8192
+            grown = resident_mib(pid) - before
+        finally:
+            socket.abort()
+        assert sent < 32 * 1024 * 1024, "the server kept reading pings it could not answer"
+        assert grown < 24, f"the server grew by {grown} MiB"
+        async with open_socket(address) as fresh:  # and it serves on
+            await TransportWs(fresh).init()
 
 
 async def eventually_serving(process: asyncio.subprocess.Process, url: str) -> None:
