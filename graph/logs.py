@@ -16,8 +16,8 @@ are never written: SQLAlchemy's text quotes the statement's parameters (the engi
 also hide them: `hide_parameters`) and a driver's may quote values (`DETAIL: Key
 (email_key)=(…) already exists`, asyncpg's `invalid input for query argument $1: '…'`); no
 frame's locals are shown. Then, whatever wrote it, every value is scrubbed of what looks like
-an email, an Argon2 hash or a token (`scrub`), and uvicorn's WebSocket lines lose the query
-string, as the access lines never log it.
+an email, an Argon2 hash or a token and cut to a length (`scrub`), and uvicorn's WebSocket
+lines lose the query string, as the access lines never log it.
 """
 
 from __future__ import annotations
@@ -144,13 +144,24 @@ def _redacted(match: re.Match[str]) -> str:
     return f"[{match.lastgroup} redacted]"
 
 
+#: A value longer than this (a client's 60 KB path, say) is cut; tracebacks are not.
+MAX_VALUE_CHARS = 1024
+
+
+def _clean(value: str, key: str) -> str:
+    if len(value) > MAX_VALUE_CHARS and key != "exception":
+        value = f"{value[:MAX_VALUE_CHARS]}… ({len(value)} characters)"
+    return _SECRETS.sub(_redacted, value)
+
+
 def scrub(_: Any, __: str, event: EventDict) -> EventDict:
-    """Every string value without what looks like a password hash, a token or an email."""
+    """Every string value without what looks like a password hash, a token or an email, and
+    at most `MAX_VALUE_CHARS` long: a client cannot make one line of its data huge."""
     for key, value in event.items():
         if isinstance(value, str):
-            event[key] = _SECRETS.sub(_redacted, value)
+            event[key] = _clean(value, key)
         elif isinstance(value, list | tuple):
-            event[key] = [_SECRETS.sub(_redacted, v) if isinstance(v, str) else v for v in value]
+            event[key] = [_clean(v, key) if isinstance(v, str) else v for v in value]
     return event
 
 

@@ -182,3 +182,15 @@ async def test_an_exception_escaping_the_app_is_logged_by_uvicorn_without_its_te
     assert "IntegrityError" in escaped["exception"]
     text = json.dumps(logged)
     assert [secret for secret in (NEW_EMAIL, NEW_EMAIL.casefold(), HASH) if secret in text] == []
+
+
+async def test_a_long_path_is_cut_in_the_access_line(
+    client: httpx.AsyncClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    response = await client.get("/" + "a" * 60_000, headers={"X-Request-ID": "long-path"})
+    assert response.status_code == 404
+    [line] = [
+        e for e in map(json.loads, capsys.readouterr().err.splitlines()) if e.get("request_id") == "long-path"
+    ]
+    assert line["path"] == "/" + "a" * 1023 + "… (60001 characters)"

@@ -454,3 +454,24 @@ async def eventually_serving(process: asyncio.subprocess.Process, url: str) -> N
                     return
             await asyncio.sleep(0.1)
     raise AssertionError(f"{url} did not answer in 30 s")
+
+
+@pytest.mark.parametrize("operation", ["query { __typename }", "mutation { __typename }"])
+async def test_a_query_or_mutation_over_graphql_ws_is_a_bad_request_not_a_server_error(
+    limited: Served, operation: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with open_socket(limited.address, "graphql-ws") as socket:
+        ws = TransportWs(socket)
+        await ws.init()
+        await ws.send({"id": "1", "type": "start", "payload": {"query": operation}})
+        message = await ws.receive()
+    assert message == {
+        "type": "error",
+        "id": "1",
+        "payload": {
+            "message": "graphql-ws serves subscriptions only: send queries and mutations over HTTP "
+            "or graphql-transport-ws.",
+            "extensions": {"code": "BAD_REQUEST"},
+        },
+    }
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
