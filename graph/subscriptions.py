@@ -23,6 +23,8 @@ from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIO
 
 from graph.encoding import encode_json
 
+#: RFC 6455 1007: "data within a message that was not consistent with the type of the message".
+INVALID_DATA = 1007
 #: RFC 6455 1009: "a message that is too big for it to process".
 MESSAGE_TOO_BIG = 1009
 #: graphql-transport-ws closes with 4400 on a message it cannot accept.
@@ -47,9 +49,23 @@ class WebSocketProtocol(WebSocketsSansIOProtocol):
     sends pings and reads nothing back grew the server's memory by what it sent (100 MiB of
     pings, 110 MiB more). Here, once the pongs waiting to be sent pass `PONG_BACKLOG_BYTES`,
     the connection is not read until they drain, as a full write buffer should mean.
+    Nor does a client's text that is not UTF-8 make it log an error.
     """
 
     _pongs_backlogged = False
+
+    def send_receive_event_to_app(self) -> None:
+        """A text message that is not UTF-8 is closed with 1007, as uvicorn does, but without
+        its error line and traceback: any client could write those into the log at will."""
+        if self.curr_msg_data_type == "text" and not self.close_sent:
+            try:
+                b"".join(self.frames).decode()
+            except UnicodeDecodeError:
+                self.frames = []
+                self.conn.send_close(INVALID_DATA, "Text messages must be UTF-8")
+                self.handle_parser_exception()
+                return
+        super().send_receive_event_to_app()
 
     def handle_ping(self) -> None:
         super().handle_ping()

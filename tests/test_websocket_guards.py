@@ -18,6 +18,7 @@ import struct
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -379,8 +380,9 @@ async def test_a_close_reason_quoting_a_long_id_is_cut_to_fit_a_close_frame(
 
 
 @contextlib.asynccontextmanager
-async def conduit_serve(settings: Settings) -> AsyncIterator[tuple[str, int]]:
-    """`conduit serve` in a subprocess, `MAX_REQUEST_BYTES` = `SMALL`; yields host:port and its pid."""
+async def conduit_serve(settings: Settings, log: Path | None = None) -> AsyncIterator[tuple[str, int]]:
+    """`conduit serve` in a subprocess, `MAX_REQUEST_BYTES` = `SMALL`, its stderr written to
+    `log` if given; yields host:port and its pid."""
     port = free_port()
     environment = {
         **os.environ,
@@ -390,8 +392,9 @@ async def conduit_serve(settings: Settings) -> AsyncIterator[tuple[str, int]]:
         "LOG_LEVEL": "WARNING",
     }
     command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(port)]
+    stderr = log.open("wb") if log is not None else None
     process = await asyncio.create_subprocess_exec(
-        *command, cwd=ROOT, env=environment, start_new_session=True
+        *command, cwd=ROOT, env=environment, start_new_session=True, stderr=stderr
     )
     try:
         address = f"127.0.0.1:{port}"
@@ -400,6 +403,8 @@ async def conduit_serve(settings: Settings) -> AsyncIterator[tuple[str, int]]:
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         await asyncio.wait_for(process.wait(), 30)
+        if stderr is not None:
+            stderr.close()
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)
@@ -475,3 +480,19 @@ async def test_a_query_or_mutation_over_graphql_ws_is_a_bad_request_not_a_server
         },
     }
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_conduit_serve_closes_on_text_that_is_not_utf8_without_logging_an_error(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """uvicorn logged an error with a traceback for each such message: any client could."""
+    log = tmp_path / "stderr"
+    async with conduit_serve(settings, log) as (address, _):
+        socket = await RawSocket.open(address, "graphql-transport-ws")
+        try:
+            await socket.send(RawSocket.header(2) + b"\xff\xfe")
+            assert await socket.close_code() == 1007
+        finally:
+            socket.abort()
+    errors = [line for line in log.read_text().splitlines() if '"level":"error"' in line]
+    assert errors == []
