@@ -31,6 +31,7 @@ from typing import Any
 
 import orjson
 import structlog
+from sqlalchemy.exc import StatementError
 from structlog.typing import EventDict, ExcInfo, Processor
 
 from db.settings import Settings
@@ -72,8 +73,6 @@ _DATABASE_MODULES = ("asyncpg", "sqlite3", "_sqlite3", "aiosqlite", "psycopg", "
 
 
 def _is_database_error(exception: BaseException) -> bool:
-    from sqlalchemy.exc import StatementError
-
     module = type(exception).__module__
     return isinstance(exception, StatementError) or module.startswith(_DATABASE_MODULES)
 
