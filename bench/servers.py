@@ -20,6 +20,7 @@ from typing import Any
 import httpx
 
 from bench.config import PEER_DIR, PROJECT_ROOT, SECRET_KEY, BenchConfig
+from db.settings import Settings
 
 READY_TIMEOUT_SECONDS = 90.0
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -71,6 +72,8 @@ def ours(config: BenchConfig, *, batching: bool = True, port: int = 8101) -> Ser
             "graph.serving:HttpProtocol",
             "--log-level",
             "warning",
+            "--ws-max-size",  # as `conduit serve`: WebSocket messages bounded by MAX_REQUEST_BYTES
+            str(Settings.model_fields["max_request_bytes"].default),
         ),
         port=port,
         cwd=PROJECT_ROOT,

@@ -249,8 +249,17 @@ async def update(
     tag_list: list[str] | None = _UNSET,
     expected_updated_at: datetime | None = None,
 ) -> Article:
-    """Change what is given; absent keeps, `tag_list=[]` clears, `None` for any field is `Invalid`."""
-    article = await _owned(session, slug=slug, user_id=editor_id, lock=True)
+    """Change what is given; absent keeps, `tag_list=[]` clears, `None` for any field is `Invalid`.
+
+    With `expected_updated_at`, an update that lost the race to another is `Conflict`, also
+    when the winner changed the title and with it the slug named (see `_renamed_since`).
+    """
+    try:
+        article = await _owned(session, slug=slug, user_id=editor_id, lock=True)
+    except NotFound:
+        if expected_updated_at is not None and await _renamed_since(session, editor_id, expected_updated_at):
+            raise Conflict("the article changed since you read it", field=("expected_updated_at",)) from None
+        raise
     if expected_updated_at is not None and article.updated_at != expected_updated_at:
         raise Conflict("the article changed since you read it", field=("expected_updated_at",))
     given = {
@@ -280,6 +289,23 @@ async def update(
         lambda slug: statement.values({**changes, "slug": slug}),
         except_id=article.id,
     )
+
+
+async def _renamed_since(session: AsyncSession, editor_id: int, read_at: datetime) -> bool:
+    """Whether an article of the editor's that existed at `read_at` changed after it: then a
+    slug that names nothing now, sent with `read_at` as the version read, was most likely
+    that article's before a concurrent update renamed it.
+
+    Slugs leave no history, so this is the evidence there is. Losers of a race on one read
+    get `Conflict` on both engines: on PostgreSQL those that waited on the winner's lock find
+    the old slug gone, like those that came later and, on SQLite, all of them (its units of
+    work run one at a time). A slug that never existed, sent with the version of another
+    article, is `NotFound` unless one of the editor's articles changed since that version.
+    """
+    changed = select(Article.id).where(
+        Article.author_id == editor_id, Article.created_at <= read_at, Article.updated_at > read_at
+    )
+    return bool(await session.scalar(select(changed.exists())))
 
 
 def _check_change(name: str, value: Any) -> Any:

@@ -27,12 +27,18 @@ T = TypeVar("T")
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
-    """An engine configured for the selected database; SQLite gets foreign keys and WAL."""
+    """An engine configured for the selected database; SQLite gets foreign keys and WAL.
+
+    Both hide statement parameters from their errors' text (`hide_parameters`): a traceback
+    of a failed INSERT would otherwise log an email and a password hash, say.
+    """
     if settings.is_sqlite:
         # `timeout` is SQLite's busy timeout: how long a write waits for the one writer before
         # it, as a request waits for a pooled connection on PostgreSQL.
         engine = create_async_engine(
-            settings.database_url, connect_args={"timeout": settings.db_pool_timeout_seconds}
+            settings.database_url,
+            connect_args={"timeout": settings.db_pool_timeout_seconds},
+            hide_parameters=True,
         )
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
@@ -53,6 +59,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
         connect_args=connect_args,
+        hide_parameters=True,
     )
     event.listen(engine.sync_engine, "checkin", _note_idle)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)

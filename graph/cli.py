@@ -60,12 +60,14 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
 
     from graph.logs import configure_logging
     from graph.serving import PROTOCOL
+    from graph.subscriptions import WEBSOCKET_PROTOCOL
 
     configure_logging(settings)  # the supervisor's lines (workers, reload) are JSON too
     uvicorn.run(
         "graph.app:create_app",
         factory=True,
         http=PROTOCOL,
+        ws=WEBSOCKET_PROTOCOL,  # uvicorn's websockets protocol, but a ping flood is not buffered
         host=arguments.host or settings.host,
         port=arguments.port or settings.port,
         workers=arguments.workers,
@@ -73,6 +75,9 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         log_level=settings.log_level.lower(),
         log_config=None,  # graph/logs.py configures logging, in every worker's create_app
         access_log=False,  # graph/observability.py writes the access line
+        # A WebSocket message over MAX_REQUEST_BYTES is refused (1009) as its frames are read,
+        # before it is buffered: uvicorn's default would take 16 MiB per message.
+        ws_max_size=settings.max_request_bytes,
     )
 
 

@@ -17,10 +17,13 @@ import httpx
 import uvicorn
 from fastapi import FastAPI
 
+from db.settings import Settings
 from graph.serving import PROTOCOL
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "tests" / "client"
+#: `conduit serve` bounds WebSocket messages by MAX_REQUEST_BYTES; the servers here do too.
+DEFAULT_MAX_REQUEST_BYTES: int = Settings.model_fields["max_request_bytes"].default
 
 
 def free_port() -> int:
@@ -31,9 +34,15 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serving_in_loop(app: FastAPI) -> AsyncIterator[str]:
-    """Serve an app whose lifespan already ran, on a free port, in this event loop; yields host:port."""
+async def serving_in_loop(app: FastAPI, *, ws_max_size: int | None = None) -> AsyncIterator[str]:
+    """Serve an app whose lifespan already ran, on a free port, in this event loop; yields host:port.
+
+    WebSocket messages are bounded by the app's `MAX_REQUEST_BYTES`, as `conduit serve` bounds
+    them, unless `ws_max_size` says otherwise (to see what the app does under another server).
+    """
     port = free_port()
+    if ws_max_size is None:
+        ws_max_size = app.state.services.settings.max_request_bytes
     config = uvicorn.Config(
         app,
         host="127.0.0.1",
@@ -42,6 +51,7 @@ async def serving_in_loop(app: FastAPI) -> AsyncIterator[str]:
         log_level="warning",
         http=PROTOCOL,
         ws="websockets-sansio",
+        ws_max_size=ws_max_size,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
@@ -80,6 +90,7 @@ def server_process(
     command = [sys.executable, "-m", "uvicorn", "graph.app:create_app", "--factory"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command += ["--log-level", "warning", "--http", PROTOCOL, "--ws", "websockets-sansio"]
+    command += ["--ws-max-size", env.get("MAX_REQUEST_BYTES", str(DEFAULT_MAX_REQUEST_BYTES))]
     process = subprocess.Popen(command, cwd=ROOT, env=environment, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:

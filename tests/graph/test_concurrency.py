@@ -21,6 +21,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from slugify import slugify
 from sqlalchemy.engine import make_url
 
 import db.articles
@@ -157,6 +158,32 @@ async def test_simultaneous_updates_from_the_same_read_let_one_win(
     assert winner["tagList"] == [f"v{winner['body'].split()[-1]}"]
     after = (await gql(client, ARTICLE, {"slug": read["slug"]}))["data"]["article"]
     assert after["body"] == winner["body"] and after["updatedAt"] == winner["updatedAt"] > read["updatedAt"]
+
+
+async def test_simultaneous_title_changes_from_the_same_read_let_one_win_and_the_rest_conflict(
+    client: httpx.AsyncClient, live: httpx.AsyncClient
+) -> None:
+    """The winner renames the article (a new title, a new slug): the others, naming the old
+    slug, still get CONFLICT, not NOT_FOUND, as their read is out of date. On SQLite they
+    come one after the other, after the winner: the same answers."""
+    token = await register(client, "author")
+    read = await create_article(client, token)
+    updates = [
+        {"slug": read["slug"], "title": f"Title number {n}", "expectedUpdatedAt": read["updatedAt"]}
+        for n in range(10)
+    ]
+    outcomes = payloads(await all_at_once(*(gql(live, UPDATE_ARTICLE, {"input": u}, token) for u in updates)))
+    winners = [payload["article"] for payload in outcomes if payload["errors"] == []]
+    assert [payload["errors"] for payload in outcomes if payload["errors"] != []] == [[CONFLICT]] * 9
+    [winner] = winners
+    assert winner["slug"] == slugify(winner["title"]) != read["slug"]
+    after = (await gql(client, ARTICLE, {"slug": winner["slug"]}))["data"]["article"]
+    assert after["title"] == winner["title"] and after["updatedAt"] == winner["updatedAt"]
+    # Without a version read, the old slug names nothing any more.
+    late = await update_article_payload(client, token, slug=read["slug"], title="Later")
+    assert late["errors"] == [
+        {"field": ["input", "slug"], "message": "article not found", "code": "NOT_FOUND"}
+    ]
 
 
 async def test_updated_at_moves_forward_even_when_the_clock_does_not(
