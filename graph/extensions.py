@@ -20,7 +20,6 @@ from graphql import (
     parse,
 )
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.exceptions import InvalidOperationTypeError
 
 from db.availability import database_unavailable
 from graph.context import Context
@@ -168,9 +167,6 @@ def _safe(error: GraphQLError) -> GraphQLError:
 
 
 DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
-ONLY_SUBSCRIPTIONS = (
-    "graphql-ws serves subscriptions only: send queries and mutations over HTTP or graphql-transport-ws."
-)
 
 
 def masked(
@@ -180,13 +176,9 @@ def masked(
 
     A database that cannot be reached or answers too late is `SERVICE_UNAVAILABLE`, logged as
     one warning line (an outage would otherwise fill the log with identical tracebacks);
-    a query or a mutation sent over graphql-ws (which subscribes to what it is sent) is
-    `BAD_REQUEST`; anything else is `INTERNAL_SERVER_ERROR` with its traceback. Also for code outside
+    anything else is `INTERNAL_SERVER_ERROR` with its traceback. Also for code outside
     GraphQL execution (an HTTP fast path) that catches an exception and must answer.
     """
-    if isinstance(exception, InvalidOperationTypeError):
-        # Strawberry's graphql-ws handler subscribes to whatever it is sent: a client's mistake.
-        return GraphQLError(ONLY_SUBSCRIPTIONS, nodes=nodes, path=path, extensions={"code": "BAD_REQUEST"})
     error_id = uuid.uuid4().hex
     if database_unavailable(exception):
         log.warning("database unavailable %s: %s", error_id, _describe(exception))

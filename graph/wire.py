@@ -99,17 +99,15 @@ def nesting_refusal(variables: object, extensions: object, limit: int) -> str | 
     return None
 
 
-def subscribe_refusal(payload: object, limit: int) -> str | None:
-    """Why a WebSocket operation's payload is refused; None when it is a GraphQL request."""
-    if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
-        return "The operation's payload must be an object with a `query` string."
-    if not isinstance(payload.get("variables"), dict | None) or not isinstance(
-        payload.get("extensions"), dict | None
-    ):
-        return "The operation's `variables` and `extensions` must be objects or null."
-    if not isinstance(payload.get("operationName"), str | None):
-        return "The operation's `operationName` must be a string or null."
+def subscribe_refusal(payload: dict[str, Any], limit: int) -> str | None:
+    """Why a WebSocket operation is refused by the limits; None when it may run. Its shape was
+    checked as the message arrived (graph/subscriptions.py `malformed` closes the socket)."""
     return nesting_refusal(payload.get("variables"), payload.get("extensions"), limit)
+
+
+ONLY_SUBSCRIPTIONS = (
+    "graphql-ws serves subscriptions only: send queries and mutations over HTTP or graphql-transport-ws."
+)
 
 
 def _refused(message: str) -> dict[str, Any]:
@@ -127,42 +125,28 @@ def _not_a_subscription(payload: dict[str, Any]) -> bool:
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
-    """graphql-transport-ws, refusing a malformed `subscribe` payload with an `error` for its
-    id, and a frame that is no object with 4400 (Strawberry's handler fails inside on both)."""
-
-    async def handle_message(self, message: Any) -> None:
-        if not isinstance(message, dict):
-            await self.handle_invalid_message("A message must be a JSON object.")
-            return
-        await super().handle_message(cast(Any, message))
+    """graphql-transport-ws, refusing a `subscribe` past the limits with an `error` for its id."""
 
     async def handle_subscribe(self, message: Any) -> None:
         limit = getattr(self.view, "max_variables_depth", 32)
-        reason = subscribe_refusal(message.get("payload"), limit) if isinstance(message, dict) else None
-        if reason is not None and self.connection_acknowledged and isinstance(message.get("id"), str):
+        reason = subscribe_refusal(message["payload"], limit)
+        if reason is not None and self.connection_acknowledged:
             error = {"id": message["id"], "type": "error", "payload": [_refused(reason)]}
             await self.send_message(cast(Any, error))
-            return
-        if reason is not None and self.connection_acknowledged:
-            await self.handle_invalid_message(reason)
             return
         await super().handle_subscribe(message)
 
 
 class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
-    """graphql-ws (legacy), refusing a malformed `start` payload, or one that is no
-    subscription (the protocol serves only those; Strawberry fails inside on the rest), with
-    an `error` for its id. A frame that is no object is ignored, as unknown types are."""
-
-    async def handle_message(self, message: Any) -> None:
-        if isinstance(message, dict):
-            await super().handle_message(cast(Any, message))
+    """graphql-ws (legacy), refusing a `start` past the limits, or one that is no subscription
+    (the protocol serves only those; Strawberry fails inside on the rest), with an `error` for
+    its id."""
 
     async def handle_start(self, message: Any) -> None:
         limit = getattr(self.view, "max_variables_depth", 32)
-        reason = subscribe_refusal(message.get("payload"), limit)
+        reason = subscribe_refusal(message["payload"], limit)
         if reason is None and _not_a_subscription(message["payload"]):
-            reason = "graphql-ws serves subscriptions only: send queries and mutations over HTTP."
+            reason = ONLY_SUBSCRIPTIONS
         if reason is not None and self.connection_acknowledged:
             error = {"type": "error", "id": message.get("id"), "payload": _refused(reason)}
             await self.send_message(cast(Any, error))

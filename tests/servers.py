@@ -42,7 +42,8 @@ async def serving_in_loop(app: FastAPI, *, ws_max_size: int | None = None) -> As
     """
     port = free_port()
     if ws_max_size is None:
-        ws_max_size = app.state.services.settings.max_request_bytes
+        services = getattr(app.state, "services", None)  # not every app served here is ours
+        ws_max_size = DEFAULT_MAX_REQUEST_BYTES if services is None else services.settings.max_request_bytes
     config = uvicorn.Config(
         app,
         host="127.0.0.1",

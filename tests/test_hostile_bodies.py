@@ -443,7 +443,8 @@ def test_nesting_is_measured_without_recursion(value: object, limit: int, deeper
     assert deeper_than(value, limit) is deeper
 
 
-# The same over a WebSocket: an operation's payload is checked before it runs.
+# The same over a WebSocket: an operation's variables are measured before it runs (a payload of
+# the wrong shape closes the socket: tests/test_websocket_guards.py).
 
 WS_DEEP = {"query": "{ __typename }", "variables": {"x": json.loads(nested(DEPTH))}}
 WS_REFUSALS: list[tuple[str, object, str]] = [
@@ -451,18 +452,6 @@ WS_REFUSALS: list[tuple[str, object, str]] = [
         "variables past the limit",
         WS_DEEP,
         f"The operation's `variables` nest deeper than {DEPTH} levels, the limit.",
-    ),
-    ("payload a string", "x", "The operation's payload must be an object with a `query` string."),
-    ("query a number", {"query": 5}, "The operation's payload must be an object with a `query` string."),
-    (
-        "variables a list",
-        {"query": "{ __typename }", "variables": [1]},
-        "The operation's `variables` and `extensions` must be objects or null.",
-    ),
-    (
-        "operationName a number",
-        {"query": "{ __typename }", "operationName": 5},
-        "The operation's `operationName` must be a string or null.",
     ),
 ]
 
@@ -493,20 +482,6 @@ async def test_a_websocket_frame_that_is_no_json_object_closes_with_4400(app: Fa
         with pytest.raises(ConnectionClosed) as closed:
             await ws.receive()
     assert closed.value.rcvd is not None and closed.value.rcvd.code == 4400
-
-
-async def test_a_query_over_legacy_graphql_ws_is_refused_not_an_internal_error(app: FastAPI) -> None:
-    async with serving_in_loop(app) as address, open_socket(address, "graphql-ws") as socket:
-        ws = TransportWs(socket)
-        await ws.init()
-        await ws.send({"id": "1", "type": "start", "payload": {"query": "{ __typename }"}})
-        reply = await ws.receive()
-    message = "graphql-ws serves subscriptions only: send queries and mutations over HTTP."
-    assert reply == {
-        "id": "1",
-        "type": "error",
-        "payload": {"message": message, "extensions": {"code": "BAD_REQUEST"}},
-    }
 
 
 async def test_of_repeated_authorization_headers_the_first_counts_on_both_paths(
