@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import rules, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
 from db.fetch import Reader, fetch
-from db.models import Article, Favorite, Follow, User, utc_now
+from db.models import Article, ArticleSlug, Favorite, Follow, User, utc_now
 from db.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
 from db.statements import Record, any_of, author_columns, counts_by, insert_ignoring_duplicates
 
@@ -252,16 +252,26 @@ async def update(
     """Change what is given; absent keeps, `tag_list=[]` clears, `None` for any field is `Invalid`.
 
     With `expected_updated_at`, an update that lost the race to another is `Conflict`, also
-    when the winner changed the title and with it the slug named (see `_renamed_since`).
+    when the winner changed the title and with it the slug named: a slug the article had
+    before (its history, `article_slugs`) sent with a version is `Conflict` (`Forbidden` for
+    another author's article), as the article has changed since a read that showed that
+    slug. Without a version a former slug is `NotFound`, like for reads: a write that checks
+    nothing must not land on an article the client names by what it no longer is. A slug no
+    article ever had is `NotFound` always.
+
+    On PostgreSQL the losers of a race wait on the winner's row lock (FOR UPDATE); once it
+    commits, their lookup re-checks the renamed row, finds no article with the old slug, and
+    the history, read after the winner's commit, names the article. SQLite runs the units of
+    work one at a time: the losers come after the winner and get the same answers.
     """
     try:
         article = await _owned(session, slug=slug, user_id=editor_id, lock=True)
     except NotFound:
-        if expected_updated_at is not None and await _renamed_since(session, editor_id, expected_updated_at):
-            raise Conflict("the article changed since you read it", field=("expected_updated_at",)) from None
+        if expected_updated_at is not None:
+            await _refuse_former_slug(session, slug, editor_id=editor_id)
         raise
     if expected_updated_at is not None and article.updated_at != expected_updated_at:
-        raise Conflict("the article changed since you read it", field=("expected_updated_at",))
+        raise _changed_since_read()
     given = {
         name: value
         for name, value in {
@@ -291,21 +301,29 @@ async def update(
     )
 
 
-async def _renamed_since(session: AsyncSession, editor_id: int, read_at: datetime) -> bool:
-    """Whether an article of the editor's that existed at `read_at` changed after it: then a
-    slug that names nothing now, sent with `read_at` as the version read, was most likely
-    that article's before a concurrent update renamed it.
+def _changed_since_read() -> Conflict:
+    return Conflict("the article changed since you read it", field=("expected_updated_at",))
 
-    Slugs leave no history, so this is the evidence there is. Losers of a race on one read
-    get `Conflict` on both engines: on PostgreSQL those that waited on the winner's lock find
-    the old slug gone, like those that came later and, on SQLite, all of them (its units of
-    work run one at a time). A slug that never existed, sent with the version of another
-    article, is `NotFound` unless one of the editor's articles changed since that version.
-    """
-    changed = select(Article.id).where(
-        Article.author_id == editor_id, Article.created_at <= read_at, Article.updated_at > read_at
-    )
-    return bool(await session.scalar(select(changed.exists())))
+
+_FORMER_AUTHOR = (
+    select(Article.author_id)
+    .join(ArticleSlug, ArticleSlug.article_id == Article.id)
+    .where(ArticleSlug.slug == bindparam("slug"))
+)
+
+
+async def _refuse_former_slug(session: AsyncSession, slug: str, *, editor_id: int) -> None:
+    """Raise for a slug that an existing article had once but has no longer: `Conflict` for
+    the editor's own article, `Forbidden` for another author's. Returns for a slug that never
+    named an article (or whose article is deleted): then it is `NotFound`."""
+    if not rules.comparable(slug) or len(slug) > rules.SLUG_MAX:
+        return
+    author_id = await session.scalar(_FORMER_AUTHOR, {"slug": slug})
+    if author_id is None:
+        return
+    if author_id != editor_id:
+        raise Forbidden("only the author may change this article")
+    raise _changed_since_read()
 
 
 def _check_change(name: str, value: Any) -> Any:
@@ -377,21 +395,23 @@ async def _owned(session: AsyncSession, *, slug: str, user_id: int, lock: bool) 
     return article
 
 
-async def _free_slug(session: AsyncSession, title: str, *, except_id: int | None = None) -> str:
-    """The title's slug, with the smallest numeric suffix that makes it unique."""
+async def _free_slug(session: AsyncSession, title: str, *, except_id: int | None = None) -> tuple[str, bool]:
+    """The title's slug with the smallest numeric suffix that no other article has ever had,
+    and whether it is one of `except_id`'s own (already in its history, so not recorded again).
+
+    A former slug stays its article's: a client that kept it (a bookmark, a version read) is
+    told the article changed or is `NotFound`, never pointed at a different article that took
+    the name over. Deleting the article frees its slugs.
+    """
     base = slugify(title, allow_unicode=True, max_length=240, word_boundary=True) or "article"
-    stmt = select(Article.slug).where(
-        (Article.slug == base) | Article.slug.startswith(f"{base}-", autoescape=True)
+    stmt = select(ArticleSlug.slug, ArticleSlug.article_id).where(
+        (ArticleSlug.slug == base) | ArticleSlug.slug.startswith(f"{base}-", autoescape=True)
     )
-    if except_id is not None:
-        stmt = stmt.where(Article.id != except_id)
-    taken = set((await session.scalars(stmt)).all())
-    if base not in taken:
-        return base
-    suffix = 2
-    while f"{base}-{suffix}" in taken:
-        suffix += 1
-    return f"{base}-{suffix}"
+    had: dict[str, int] = dict((await session.execute(stmt)).all())
+    slug, suffix = base, 2
+    while slug in had and had[slug] != except_id:
+        slug, suffix = f"{base}-{suffix}", suffix + 1
+    return slug, slug in had
 
 
 async def _save_with_unique_slug(
@@ -401,21 +421,28 @@ async def _save_with_unique_slug(
     *,
     except_id: int | None = None,
 ) -> Article:
-    """Run the INSERT/UPDATE with a free slug; if a concurrent writer takes it first, retry."""
-    slug = await _free_slug(session, title, except_id=except_id)
+    """Run the INSERT/UPDATE with a free slug and record the slug in the article's history, in
+    one savepoint; if a concurrent writer takes the slug first (either unique key), retry."""
+    slug, recorded = await _free_slug(session, title, except_id=except_id)
     for _ in range(5):
         try:
             async with session.begin_nested():
                 article: Article = (await session.scalars(statement(slug))).one()
+                if not recorded:
+                    await session.execute(insert(ArticleSlug).values(slug=slug, article_id=article.id))
                 return article
         except IntegrityError as error:
             if not _slug_taken(error):  # a missing author, say: not for a new slug to fix
                 raise
-            slug = f"{slug}-{secrets.token_hex(3)}"
+            slug, recorded = f"{slug}-{secrets.token_hex(3)}", False
     raise Conflict("could not find a free slug for this title", field=("title",))
 
 
 def _slug_taken(error: IntegrityError) -> bool:
-    """Whether the violation is the slug's uniqueness (each engine names it its own way)."""
+    """Whether the violation is a slug's uniqueness, current or in the history (each engine
+    names it its own way)."""
     message = str(error.orig)
-    return "uq_articles_slug" in message or "articles.slug" in message
+    return any(
+        name in message
+        for name in ("uq_articles_slug", "articles.slug", "pk_article_slugs", "article_slugs.slug")
+    )

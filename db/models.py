@@ -122,6 +122,21 @@ class Article(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
 
 
+class ArticleSlug(Base):
+    """Every slug an article has had, its current one included (db/articles.py).
+
+    A slug stays its article's after a rename, so a write naming an old slug with the version
+    it read is told exactly that the article changed (`CONFLICT`), and a slug that never
+    existed is `NOT_FOUND`; no later article takes it over. Deleting the article frees them.
+    """
+
+    __tablename__ = "article_slugs"
+    __table_args__ = (Index(None, "article_id"),)
+
+    slug: Mapped[str] = mapped_column(String(320), primary_key=True)
+    article_id: Mapped[int] = mapped_column(ForeignKey("articles.id", ondelete="CASCADE"))
+
+
 class Tag(Base):
     __tablename__ = "tags"
 

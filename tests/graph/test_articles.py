@@ -389,6 +389,96 @@ async def test_update_missing_article_is_not_found(client: httpx.AsyncClient) ->
     }
 
 
+# --- slug history: a former slug stays its article's ---------------------------------------
+
+NOT_FOUND = {"field": ["input", "slug"], "message": "article not found", "code": "NOT_FOUND"}
+CONFLICT = {
+    "field": ["input", "expectedUpdatedAt"],
+    "message": "the article changed since you read it",
+    "code": "CONFLICT",
+}
+
+
+async def test_a_slug_that_never_existed_sent_with_a_version_is_not_found(client: httpx.AsyncClient) -> None:
+    """Even when one of the editor's articles changed since that version: a slug is looked up
+    in the history, not guessed from what changed."""
+    token = await register(client, "alice")
+    read = await create_article(client, token)
+    changed = await update_article_payload(client, token, slug=read["slug"], body="changed")
+    assert changed["errors"] == []
+    payload = await update_article_payload(
+        client, token, slug="never-was", title="x", expectedUpdatedAt=read["updatedAt"]
+    )
+    assert payload == {"article": None, "errors": [NOT_FOUND]}
+
+
+async def test_a_former_slug_sent_with_a_version_is_conflict_and_changes_nothing(
+    client: httpx.AsyncClient,
+) -> None:
+    """Also with the version of the article as it is now: that read showed the new slug, so
+    naming the old one is out of date too. Without a version the old slug is NOT_FOUND."""
+    token = await register(client, "alice")
+    read = await create_article(client, token, title="Dragons")
+    renamed = (await update_article_payload(client, token, slug="dragons", title="Wyverns"))["article"]
+    for version in (read["updatedAt"], renamed["updatedAt"]):
+        payload = await update_article_payload(
+            client, token, slug="dragons", body="stale", expectedUpdatedAt=version
+        )
+        assert payload == {"article": None, "errors": [CONFLICT]}
+    blind = await update_article_payload(client, token, slug="dragons", body="blind")
+    assert blind == {"article": None, "errors": [NOT_FOUND]}
+    assert await article(client, "dragons") is None
+    assert (await article(client, "wyverns"))["body"] == renamed["body"] == read["body"]
+
+
+async def test_another_authors_former_slug_sent_with_a_version_is_forbidden(
+    client: httpx.AsyncClient,
+) -> None:
+    alice = await register(client, "alice")
+    bob = await register(client, "bob")
+    read = await create_article(client, alice, title="Dragons")
+    await update_article_payload(client, alice, slug="dragons", title="Wyverns")
+    payload = await update_article_payload(
+        client, bob, slug="dragons", body="mine", expectedUpdatedAt=read["updatedAt"]
+    )
+    assert payload == {
+        "article": None,
+        "errors": [{"field": [], "message": "only the author may change this article", "code": "FORBIDDEN"}],
+    }
+
+
+async def test_a_former_slug_is_not_taken_by_another_article_but_comes_back_to_its_own(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    token = await register(client, "alice")
+    first = await create_article(client, token, title="Dragons")
+    await update_article_payload(client, token, slug="dragons", title="Wyverns")
+    second = await create_article(client, token, title="Dragons")
+    assert second["slug"] == "dragons-2"
+    third = await create_article(client, token, title="Drakes")
+    renamed = await update_article_payload(client, token, slug=third["slug"], title="Wyverns")
+    assert renamed["article"]["slug"] == "wyverns-2"
+    back = await update_article_payload(client, token, slug="wyverns", title="DRAGONS")
+    assert back["article"] == {**first, "title": "DRAGONS", "updatedAt": back["article"]["updatedAt"]}
+    # Each slug once: dragons, wyverns (the first); dragons-2 (the second); drakes, wyverns-2.
+    assert await count_rows(app, "article_slugs") == 5
+
+
+async def test_deleting_an_article_frees_all_its_slugs(app: FastAPI, client: httpx.AsyncClient) -> None:
+    token = await register(client, "alice")
+    doomed = await create_article(client, token, title="Dragons")
+    await update_article_payload(client, token, slug="dragons", title="Wyverns")
+    kept = await create_article(client, token, title="Kept")
+    payload = await mutate(client, DELETE_ARTICLE, {"slug": "wyverns"}, token)
+    assert payload == {"deletedId": doomed["id"], "errors": []}
+    assert await count_rows(app, "article_slugs") == 1
+    assert [(await create_article(client, token, title=t))["slug"] for t in ("Dragons", "Wyverns")] == [
+        "dragons",
+        "wyverns",
+    ]
+    assert (await article(client, kept["slug"]))["title"] == "Kept"
+
+
 # --- delete -----------------------------------------------------------------------------
 
 

@@ -38,8 +38,10 @@ from tests.graph.factories import (
     article_input,
     count_rows,
     create_article,
+    database,
     gql,
     update_article_payload,
+    user_id,
 )
 from tests.servers import serving_in_loop
 
@@ -134,6 +136,7 @@ CONFLICT = {
     "message": "the article changed since you read it",
     "code": "CONFLICT",
 }
+NOT_FOUND = {"field": ["input", "slug"], "message": "article not found", "code": "NOT_FOUND"}
 
 
 async def test_simultaneous_updates_from_the_same_read_let_one_win(
@@ -164,8 +167,9 @@ async def test_simultaneous_title_changes_from_the_same_read_let_one_win_and_the
     client: httpx.AsyncClient, live: httpx.AsyncClient
 ) -> None:
     """The winner renames the article (a new title, a new slug): the others, naming the old
-    slug, still get CONFLICT, not NOT_FOUND, as their read is out of date. On SQLite they
-    come one after the other, after the winner: the same answers."""
+    slug, still get CONFLICT, not NOT_FOUND, as their read is out of date: the old slug is in
+    the article's history. On SQLite they come one after the other, after the winner: the same
+    answers."""
     token = await register(client, "author")
     read = await create_article(client, token)
     updates = [
@@ -181,9 +185,59 @@ async def test_simultaneous_title_changes_from_the_same_read_let_one_win_and_the
     assert after["title"] == winner["title"] and after["updatedAt"] == winner["updatedAt"]
     # Without a version read, the old slug names nothing any more.
     late = await update_article_payload(client, token, slug=read["slug"], title="Later")
-    assert late["errors"] == [
-        {"field": ["input", "slug"], "message": "article not found", "code": "NOT_FOUND"}
-    ]
+    assert late["errors"] == [NOT_FOUND]
+    # The old slug is told apart from one that never existed by the history, not guessed from
+    # the versions: with the winner's version it is CONFLICT still (that read showed the new
+    # slug), and a slug never used is NOT_FOUND though the article changed since the read.
+    current = await update_article_payload(
+        client, token, slug=read["slug"], body="x", expectedUpdatedAt=winner["updatedAt"]
+    )
+    assert current["errors"] == [CONFLICT]
+    never = await update_article_payload(
+        client, token, slug="never-was", body="x", expectedUpdatedAt=read["updatedAt"]
+    )
+    assert never["errors"] == [NOT_FOUND]
+
+
+@pytest.mark.parametrize("versioned", [True, False])
+async def test_an_update_waiting_on_a_rename_of_its_article_is_answered_once_it_commits(
+    app: FastAPI, client: httpx.AsyncClient, settings: Settings, versioned: bool
+) -> None:
+    """The rename runs in a unit of work the test holds open; the update naming the old slug
+    waits on its row lock (PostgreSQL) or its write turn (SQLite), then finds the slug gone
+    and, with the version it read, is told the article changed. Without the lock it would
+    read the row as it was and overwrite the rename."""
+    token = await register(client, "author")
+    read = await create_article(client, token, title="Dragons")
+    version = {"expectedUpdatedAt": read["updatedAt"]} if versioned else {}
+    async with database(app).unit_of_work() as session:
+        await db.articles.update(
+            session, editor_id=await user_id(app, "author"), slug="dragons", title="Wyverns"
+        )
+        request = asyncio.create_task(
+            update_article_payload(client, token, slug="dragons", body="late", **version)
+        )
+        await a_statement_waits(settings.database_url)
+    payload = await asyncio.wait_for(request, 60)  # a hang guard: it returns once committed
+    assert payload == {"article": None, "errors": [CONFLICT if versioned else NOT_FOUND]}
+    after = (await gql(client, ARTICLE, {"slug": "wyverns"}))["data"]["article"]
+    assert after["body"] == read["body"]
+
+
+async def a_statement_waits(database_url: str) -> None:
+    """Returns once a statement of the app waits on a lock (PostgreSQL). SQLite shows nothing
+    to observe: the app's unit of work waits for this process's write turn."""
+    url = make_url(database_url)
+    if url.get_backend_name() != "postgresql":
+        await asyncio.sleep(0.3)
+        return
+    connection = await asyncpg.connect(
+        host=url.host, port=url.port, user=url.username, password=url.password, database=url.database
+    )
+    try:
+        await wait_for_a_lock_waiter(connection, "no statement of the app waited on the renamed row")
+    finally:
+        await connection.close()
 
 
 async def test_updated_at_moves_forward_even_when_the_clock_does_not(
