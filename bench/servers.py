@@ -160,10 +160,52 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def _stat(pid: str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces); None
+    when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time used so far by every process of the group `pid` leads.
+
+    A server is started as the leader of its own process group, and PostGraphile's `node` is a
+    wrapper that runs the real node as a child, so the whole group is what serves.
+    """
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(entry.name)) is not None and fields[2] == str(pid):
+            ticks += _ticks(fields)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def database_cpu_seconds(database: str) -> float:
+    """CPU time used so far by the PostgreSQL backends connected to `database`.
+
+    Servers differ in how much of a request they leave to PostgreSQL (PostGraphile has it build
+    the JSON), so the server's own CPU alone would favour the one that does less itself. A
+    backend's title is `postgres: [<cluster name>:] <user> <database> <client> <state>`. Backends that exit
+    during a window take their time with them; the servers' pools keep theirs open.
+    """
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            title = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        mine = title[:1] == [b"postgres:"] and database.encode() in title[2:4]
+        if mine and (fields := _stat(entry.name)) is not None:
+            ticks += _ticks(fields)
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_idle(pid: int, timeout: float = 60.0) -> None:
