@@ -7,9 +7,9 @@ settings.
 
 PostGraphile's generated schema names relations after foreign keys (`userByAuthorId`,
 `articleTagsByArticleId`, …) and has no notion of a viewer, so only the anonymous reads have a
-PostGraphile twin; `normalise_*` turn both answers into the same plain shape. Two twins call the
-SQL functions of bench/peers/postgraphile/custom_queries.sql, PostGraphile's way to add a query
-its generated schema cannot express.
+PostGraphile twin; `normalise_*` turn both answers into the same plain shape. Two twins read the
+views of bench/peers/postgraphile/custom_queries.sql, PostGraphile's way to serve a list its
+generated schema cannot order.
 """
 
 from __future__ import annotations
@@ -186,13 +186,17 @@ PG_HOME = f"""query Home {{
       {PG_CARD}
     }}
   }}
-  peerPopularTags(first: 20) {{ nodes {{ name }} }}
+  allPeerTagUsages(first: 20, orderBy: [ARTICLE_COUNT_DESC, ROW_ID_ASC]) {{ nodes {{ name }} }}
 }}"""
 
 PG_TAG_FEED = f"""query TagFeed($tag: String!) {{
-  peerArticlesTagged(tag: $tag, first: 10) {{
+  allPeerTaggedArticles(
+    first: 10, condition: {{ tag: $tag }}, orderBy: [CREATED_AT_DESC, ARTICLE_ID_DESC]
+  ) {{
     nodes {{
-      {PG_CARD}
+      articleByArticleId {{
+        {PG_CARD}
+      }}
     }}
   }}
 }}"""
@@ -432,7 +436,7 @@ def ours_home(data: dict[str, Any]) -> dict[str, Any]:
 def peer_home(data: dict[str, Any]) -> dict[str, Any]:
     return {
         "articles": [peer_card(node) for node in data["allArticles"]["nodes"]],
-        "tags": [tag["name"] for tag in data["peerPopularTags"]["nodes"]],
+        "tags": [tag["name"] for tag in data["allPeerTagUsages"]["nodes"]],
     }
 
 
@@ -441,7 +445,7 @@ def ours_tag_feed(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def peer_tag_feed(data: dict[str, Any]) -> list[dict[str, Any]]:
-    return [peer_card(node) for node in data["peerArticlesTagged"]["nodes"]]
+    return [peer_card(node["articleByArticleId"]) for node in data["allPeerTaggedArticles"]["nodes"]]
 
 
 def row_id(global_id: str) -> int:

@@ -13,7 +13,7 @@ requests run, and the new log lines are counted.
 CPU time per request is measured over each timed window: the CPU time (utime + stime in
 /proc/<pid>/stat) the server's process group used from the window's start until it was idle
 again, divided by the requests wrk counted; likewise for the PostgreSQL backends serving the
-benchmark database.
+benchmark database (sampled while the window runs, since pools close connections: DatabaseCpu).
 """
 
 from __future__ import annotations
@@ -41,10 +41,10 @@ from bench.config import BENCH_DIR, PEER_DIR, BenchConfig, Sizes
 from bench.operations import OPERATIONS, Operation, Targets
 from bench.servers import (
     RESULTS_DIR,
+    DatabaseCpu,
     Server,
     all_servers,
     cpu_seconds,
-    database_cpu_seconds,
     post,
     running,
     wait_idle,
@@ -147,10 +147,11 @@ def measure(plan: Plan, server: Server, pid: int, operation: Operation, round_nu
     if plan.config.warmup:
         wrk(plan.config, server.url, body, token, plan.config.warmup)
         wait_idle(pid)
-    cpu_before = cpu_seconds(pid), database_cpu_seconds(plan.config.database)
-    summary = wrk(plan.config, server.url, body, token, plan.config.seconds)
-    wait_idle(pid)  # what the server still had accepted is work of this window
-    cpu_after = cpu_seconds(pid), database_cpu_seconds(plan.config.database)
+    with DatabaseCpu(plan.config.database) as database_cpu:
+        cpu_before = cpu_seconds(pid)
+        summary = wrk(plan.config, server.url, body, token, plan.config.seconds)
+        wait_idle(pid)  # what the server still had accepted is work of this window
+        cpu = cpu_seconds(pid) - cpu_before
     seconds = summary["duration_us"] / 1e6
     served = max(1, summary["requests"])
     return Measurement(
@@ -164,8 +165,8 @@ def measure(plan: Plan, server: Server, pid: int, operation: Operation, round_nu
         requests=summary["requests"],
         bad=summary["bad"],
         socket_errors=summary["socket_errors"],
-        cpu_ms_per_request=1000 * (cpu_after[0] - cpu_before[0]) / served,
-        database_cpu_ms_per_request=1000 * (cpu_after[1] - cpu_before[1]) / served,
+        cpu_ms_per_request=1000 * cpu / served,
+        database_cpu_ms_per_request=1000 * database_cpu.seconds / served,
     )
 
 

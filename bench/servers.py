@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -186,26 +187,67 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def database_cpu_seconds(database: str) -> float:
-    """CPU time used so far by the PostgreSQL backends connected to `database`.
+class DatabaseCpu:
+    """CPU time used by the PostgreSQL backends connected to one database during a `with` block.
 
     Servers differ in how much of a request they leave to PostgreSQL (PostGraphile has it build
-    the JSON), so the server's own CPU alone would favour the one that does less itself. A
-    backend's title is `postgres: [<cluster name>:] <user> <database> <client> <state>`. Backends that exit
-    during a window take their time with them; the servers' pools keep theirs open.
+    the JSON), so the server's own CPU alone would favour the one that does less itself. Pools
+    close and open connections under load (ours opens overflow connections past its pool size
+    and closes them when they come back), and an exited backend's time leaves /proc with it, so
+    a thread samples the backends every `interval` seconds and each one counts with the last
+    time it was seen: at most `interval` of a closed backend's work is lost. A backend's title is
+    `postgres: [<cluster name>:] <user> <database> <client> <state>`.
     """
-    ticks = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            title = (entry / "cmdline").read_bytes().split(b"\0", 1)[0].split()
-        except (FileNotFoundError, ProcessLookupError):
-            continue
-        mine = title[:1] == [b"postgres:"] and database.encode() in title[2:4]
-        if mine and (fields := _stat(entry.name)) is not None:
-            ticks += _ticks(fields)
-    return ticks / os.sysconf("SC_CLK_TCK")
+
+    def __init__(self, database: str, interval: float = 0.2) -> None:
+        self._database = database.encode()
+        self._interval = interval
+        self._ours: dict[str, bool] = {}  # pid -> whether it is a backend of the database
+        self._start: dict[str, int] = {}
+        self._last: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+
+    def _is_ours(self, pid: str) -> bool:
+        if pid not in self._ours:
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].split()
+            except (FileNotFoundError, ProcessLookupError):
+                return False
+            if title[:1] == [b"postgres:"]:
+                self._ours[pid] = self._database in title[2:4]
+            elif title and title[0].endswith(b"/postgres"):
+                return False  # a backend just forked, not yet titled: look again next time
+            else:
+                self._ours[pid] = False
+        return self._ours[pid]
+
+    def _sample(self) -> dict[str, int]:
+        ticks = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and self._is_ours(entry) and (fields := _stat(entry)) is not None:
+                ticks[entry] = _ticks(fields)
+        return ticks
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._last.update(self._sample())
+
+    def __enter__(self) -> DatabaseCpu:
+        self._start = self._sample()
+        self._last = dict(self._start)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+
+    @property
+    def seconds(self) -> float:
+        ticks = sum(last - self._start.get(pid, 0) for pid, last in self._last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_idle(pid: int, timeout: float = 60.0) -> None:
