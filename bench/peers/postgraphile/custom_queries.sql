@@ -8,8 +8,6 @@
 -- articles newest first). `python -m bench.generate` installs this (idempotent) into its own
 -- schema, so the project's tables stay as migrated.
 CREATE SCHEMA IF NOT EXISTS peer;
-DROP FUNCTION IF EXISTS peer.popular_tags();
-DROP FUNCTION IF EXISTS peer.articles_tagged(text);
 
 CREATE OR REPLACE VIEW peer.tag_usage AS
   SELECT t.id, t.name, count(l.article_id) AS article_count
