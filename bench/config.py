@@ -19,6 +19,9 @@ BENCH_USERNAME = "bencher"
 BENCH_EMAIL = "bencher@example.com"
 BENCH_PASSWORD = "bench-password-0123"
 
+# The documented run; a shorter one is a smoke run, and its report says so.
+SECONDS, WARMUP, ROUNDS = 15, 5, 2
+
 # A production-mode secret: the server refuses to start with the development one.
 SECRET_KEY = "benchmark-only-key-not-for-real-use-7f3c9a1e5b8d2f6a4c0e"
 
@@ -55,11 +58,17 @@ class BenchConfig:
             pg_port=int(os.environ.get("BENCH_PG_PORT", "5432")),
             pg_user=os.environ.get("BENCH_PG_USER", "postgres"),
             database=os.environ.get("BENCH_DATABASE", "conduit_bench"),
-            seconds=int(os.environ.get("BENCH_SECONDS", "15")),
-            warmup=int(os.environ.get("BENCH_WARMUP", "5")),
-            rounds=max(1, int(os.environ.get("BENCH_ROUNDS", "2"))),
+            seconds=int(os.environ.get("BENCH_SECONDS", str(SECONDS))),
+            warmup=int(os.environ.get("BENCH_WARMUP", str(WARMUP))),
+            rounds=max(1, int(os.environ.get("BENCH_ROUNDS", str(ROUNDS)))),
             connections=int(os.environ.get("BENCH_CONNECTIONS", "16")),
         )
+
+    @property
+    def is_smoke(self) -> bool:
+        """Shorter than the documented run: it shows the harness works end to end, but its
+        numbers (a few seconds, one round) are no measurement."""
+        return self.seconds < SECONDS or self.warmup < WARMUP or self.rounds < ROUNDS
 
     def dsn(self, database: str | None = None) -> str:
         """A libpq-style URL, as asyncpg and node-postgres take it."""

@@ -25,7 +25,7 @@ from typing import Any
 import asyncpg
 from argon2 import PasswordHasher
 
-from bench.config import BENCH_EMAIL, BENCH_PASSWORD, BENCH_USERNAME, BenchConfig, Sizes
+from bench.config import BENCH_EMAIL, BENCH_PASSWORD, BENCH_USERNAME, PEER_DIR, BenchConfig, Sizes
 from db.migrate import upgrade
 from db.rules import key
 from db.settings import Settings
@@ -311,6 +311,16 @@ async def load(config: BenchConfig, data: DataSet) -> None:
         await connection.close()
 
 
+async def install_peer_queries(config: BenchConfig) -> None:
+    """PostGraphile's custom queries (bench/peers/postgraphile/custom_queries.sql), in their own
+    schema; run every time, since it is cheap and idempotent and the file may have changed."""
+    connection = await asyncpg.connect(config.dsn())
+    try:
+        await connection.execute((PEER_DIR / "custom_queries.sql").read_text())
+    finally:
+        await connection.close()
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="Generate and load the benchmark data set.")
     parser.add_argument("--if-needed", action="store_true", help="skip when the rows are already there")
@@ -319,6 +329,7 @@ def main(argv: list[str] | None = None) -> None:
     started = time.perf_counter()
     asyncio.run(ensure_database(config))
     upgrade(config.sqlalchemy_url)
+    asyncio.run(install_peer_queries(config))
     if arguments.if_needed and is_loaded(asyncio.run(row_counts(config)), sizes):
         print(f"bench: {config.database} already holds the data set")
         return

@@ -5,9 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.config import BenchConfig
+from bench.config import BENCH_USERNAME, BenchConfig
 from bench.operations import OPERATIONS
 from bench.servers import Server
+
+# Why an operation has no PostGraphile twin.
+NO_TWIN = {
+    "feed (signed in)": "`favorited`/`following` are the viewer's; PostGraphile has no viewer.",
+    "addComment (signed in)": "a write as the signed-in viewer; PostGraphile has no viewer.",
+    "your feed (signed in)": "the viewer's feed. A twin given the viewer's id (the followed "
+    "authors' articles, through a SQL function) would skip the token check and the viewer's "
+    "row, and could not say `favorited`/`following`: not the same work.",
+    "article (signed in)": "`favorited` and the author's `following` are the viewer's.",
+    "settings (signed in)": "the viewer's own account: nothing to read without a viewer.",
+}
 
 # Above this share of the machine busy with other work before or after the run, the report says so.
 BUSY_THRESHOLD_PERCENT = 5.0
@@ -24,6 +35,50 @@ def _statements(statements: dict[str, dict[str, Any]], server: str, operation: s
     if counted is None:
         return "-"
     return f"{counted.total:g} ({counted.queries:g})"
+
+
+def _cpu(found: dict[str, float]) -> float | None:
+    """CPU per request of the server and its database backends together."""
+    if "cpu" not in found:
+        return None
+    return found["cpu"] + found["db_cpu"]
+
+
+def _targets(targets: dict[str, str]) -> list[str]:
+    return [
+        f"- `one` and the article pages read `{targets['slug']}` (the lowest id with at least 25 "
+        f"comments); the tag feed `{targets['tag']}` (the most used tag); the profile pages "
+        f"`{targets['username']}` (the lowest id with 10 articles, 10 favorites and a follower). "
+        f"`addComment` writes to `{targets['write_slug']}`. Signed-in operations are the bench user's "
+        f"(`{BENCH_USERNAME}`, user 1), who follows the authors of the 10 newest articles and has "
+        "favorited some of them.",
+    ]
+
+
+def _twins() -> list[str]:
+    """Which operations PostGraphile runs too, and why the others have no twin."""
+    lines = [
+        "- **Twins.** PostGraphile runs "
+        + ", ".join(f"`{o.name}`" for o in OPERATIONS if o.peer_query)
+        + ". "
+        "Its twins leave out `favorited` and the author's `following` (false for anonymous "
+        "requests; PostGraphile has no viewer), so those fields cost ours some work the twin does "
+        "not do. `home`'s popular tags and the `tag feed` read the two views of "
+        "`bench/peers/postgraphile/custom_queries.sql` (`allPeerTagUsages`, `allPeerTaggedArticles`): "
+        "the Amber preset cannot order tags by use or a tag's articles by date, and a view is "
+        "PostGraphile's way to serve such a list. PostgreSQL inlines a view into PostGraphile's "
+        "query, so the page's LIMIT reaches the indexes; a set-returning SQL function, tried first, "
+        "cost PostgreSQL ~100 times our database time per `tag feed` request in a smoke run, the "
+        "LIMIT evidently not reaching into it, which would have measured our SQL, not "
+        "PostGraphile. Profiles are looked up by "
+        "`username_key` (what our `user(username:)` compares).",
+        "- **No twin** (ours against ours-n+1 only):",
+    ]
+    return lines + [
+        f"  - `{operation.name}`: {NO_TWIN[operation.name]}"
+        for operation in OPERATIONS
+        if not operation.peer_query
+    ]
 
 
 def _machine(context: dict[str, Any]) -> list[str]:
@@ -66,14 +121,20 @@ def _method(config: BenchConfig, servers: list[Server], context: dict[str, Any])
         "The first number is every statement; the one in brackets leaves out transaction control "
         "(BEGIN/COMMIT/ROLLBACK) and connection pings (`;`, `SELECT 1`). This runs outside the "
         "timed measurements.",
-        "- `favorited`/`following` depend on the viewer and PostGraphile has no viewer, so only the "
-        "anonymous reads are compared with it; `feed (signed in)` and `addComment` compare our "
-        "server with its N+1 baseline only. The comments `addComment` writes are deleted afterwards.",
-        f"- `one` reads `{context['slug']}` (the lowest id with at least 25 comments); "
-        f"`addComment` writes to `{context['write_slug']}`.",
+        "- The comments `addComment` writes are deleted afterwards.",
+        "- **CPU ms/req** is the CPU time (user + system, from `/proc/<pid>/stat`) the server's "
+        "process group used from the start of the timed window until it was idle again (the "
+        "requests it had accepted when wrk stopped are work of the window), divided by the requests "
+        "wrk counted. **DB CPU ms/req** is the same for the PostgreSQL backends connected to the "
+        "benchmark database: PostGraphile leaves more of a request to PostgreSQL (it has it build "
+        "the JSON), so the two are shown side by side and the ratio is taken of their sum.",
+        *_targets(context["targets"]),
         "- Before measuring, `bench/check_same_data.py` checked that all three servers return the same "
-        "data for feed, deep and one (names normalised: `userByAuthorId` → `author`, tags through "
-        "`articleTagsByArticleId` ordered by position, timestamps compared as instants).",
+        "data for every operation with a PostGraphile twin (names normalised: `userByAuthorId` → "
+        "`author`, tags through `articleTagsByArticleId` ordered by position, timestamps compared as "
+        "instants, comments by primary key since the two servers' global IDs differ), and that ours "
+        "and ours-n+1 give identical answers to every read, signed in or not.",
+        *_twins(),
         "",
         "Commands (the token, the request body and the secret are supplied by `bench/run.py`):",
         "",
@@ -92,8 +153,9 @@ def _results(
     lines = [
         "## Medians",
         "",
-        "| operation | server | req/s | p50 ms | p99 ms | SQL/req (queries) | runs | bad |",
-        "|---|---|---:|---:|---:|---:|---:|---:|",
+        "| operation | server | req/s | p50 ms | p99 ms | CPU ms/req | DB CPU ms/req | SQL/req (queries) "
+        "| runs | bad |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for operation in OPERATIONS:
         for server in servers:
@@ -102,17 +164,20 @@ def _results(
                 continue
             lines.append(
                 f"| {operation.name} | {server.name} | {found['rps']:.1f} | {found['p50']:.2f} | "
-                f"{found['p99']:.2f} | {_statements(statements, server.name, operation.name)} | "
+                f"{found['p99']:.2f} | {found['cpu']:.2f} | {found['db_cpu']:.2f} | "
+                f"{_statements(statements, server.name, operation.name)} | "
                 f"{found['runs']:.0f} | {found['bad']:.0f} |"
             )
     lines += [
         "",
         "## Ratios (ours ÷ peer)",
         "",
-        "Throughput ratio above 1 and latency ratio below 1 mean our server is faster.",
+        "Throughput ratio above 1 and latency and CPU ratios below 1 mean our server is faster. "
+        "CPU is the server's and its database backends' together, per request.",
         "",
-        "| operation | req/s vs PostGraphile | p50 vs PostGraphile | req/s vs N+1 | p50 vs N+1 |",
-        "|---|---:|---:|---:|---:|",
+        "| operation | req/s vs PostGraphile | p50 vs PostGraphile | p99 vs PostGraphile | "
+        "CPU/req vs PostGraphile | req/s vs N+1 | p50 vs N+1 | CPU/req vs N+1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for operation in OPERATIONS:
         ours = medians.get(("ours", operation.name), {})
@@ -120,16 +185,35 @@ def _results(
         baseline = medians.get(("ours-n+1", operation.name), {})
         lines.append(
             f"| {operation.name} | {_ratio(ours.get('rps'), peer.get('rps'))} | "
-            f"{_ratio(ours.get('p50'), peer.get('p50'))} | {_ratio(ours.get('rps'), baseline.get('rps'))} | "
-            f"{_ratio(ours.get('p50'), baseline.get('p50'))} |"
+            f"{_ratio(ours.get('p50'), peer.get('p50'))} | {_ratio(ours.get('p99'), peer.get('p99'))} | "
+            f"{_ratio(_cpu(ours), _cpu(peer))} | {_ratio(ours.get('rps'), baseline.get('rps'))} | "
+            f"{_ratio(ours.get('p50'), baseline.get('p50'))} | {_ratio(_cpu(ours), _cpu(baseline))} |"
         )
     return lines
 
 
+def _smoke(config: BenchConfig) -> list[str]:
+    if not config.is_smoke:
+        return []
+    return [
+        f"**Smoke run, not a measurement**: {config.seconds} s per operation after a {config.warmup} s "
+        f"warm-up, {config.rounds} round(s), on a shared machine. It shows that every operation runs "
+        "on every server it applies to and that the report is produced; its numbers are no result. "
+        "A measurement is `make bench` with the defaults on a quiet machine.",
+        "",
+    ]
+
+
 def _operations() -> list[str]:
-    lines = ["## Operations", ""]
+    lines = [
+        "## Operations",
+        "",
+        "Operations marked *page* are what one page of the RealWorld frontend asks for, in one request.",
+        "",
+    ]
     for operation in OPERATIONS:
-        lines += [f"**{operation.name}**", "", "```graphql", operation.query, "```", ""]
+        title = f"**{operation.name}**" + (" *page*" if operation.page else "")
+        lines += [title, "", "```graphql", operation.query, "```", ""]
         if operation.peer_query and operation.peer_query != operation.query:
             lines += ["PostGraphile:", "", "```graphql", operation.peer_query, "```", ""]
     return lines
@@ -146,8 +230,9 @@ def write_report(
     versions = context["versions"]
     sizes = context["sizes"]
     lines = [
-        "# Benchmark results",
+        "# Benchmark results" + (" — smoke run, not a measurement" if config.is_smoke else ""),
         "",
+        *_smoke(config),
         "Conduit GraphQL (ours), the same server with DataLoader batching off (ours-n+1, the N+1 "
         "baseline), and PostGraphile 5, serving the same PostgreSQL database. Produced by `make bench`.",
         "",

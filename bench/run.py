@@ -9,6 +9,11 @@ rounds), warms each operation up, then measures it; only one server runs at a ti
 statements per request are counted separately, for every server the same way: PostgreSQL logs
 every statement (`log_statement = 'all'` on the benchmark database only) while a few sequential
 requests run, and the new log lines are counted.
+
+CPU time per request is measured over each timed window: the CPU time (utime + stime in
+/proc/<pid>/stat) the server's process group used from the window's start until it was idle
+again, divided by the requests wrk counted; likewise for the PostgreSQL backends serving the
+benchmark database (sampled while the window runs, since pools close connections: DatabaseCpu).
 """
 
 from __future__ import annotations
@@ -30,10 +35,20 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.check_same_data import pick_slugs
-from bench.config import BENCH_DIR, BENCH_EMAIL, BENCH_PASSWORD, PEER_DIR, BenchConfig, Sizes
-from bench.operations import LOGIN, OPERATIONS, Operation
-from bench.servers import RESULTS_DIR, Server, all_servers, post, running, wait_idle
+from bench import check_same_data
+from bench.check_same_data import pick_targets
+from bench.config import BENCH_DIR, PEER_DIR, BenchConfig, Sizes
+from bench.operations import OPERATIONS, Operation, Targets
+from bench.servers import (
+    RESULTS_DIR,
+    DatabaseCpu,
+    Server,
+    all_servers,
+    cpu_seconds,
+    post,
+    running,
+    wait_idle,
+)
 
 SERVER_CPU = "0"
 LOAD_CPU = "1"
@@ -53,6 +68,8 @@ class Measurement:
     requests: int
     bad: int
     socket_errors: int
+    cpu_ms_per_request: float
+    database_cpu_ms_per_request: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,11 +82,10 @@ class Statements:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What a run needs: the configuration, the slugs, and the token of the bench user."""
+    """What a run needs: the configuration, the rows the pages read, and the bench user's token."""
 
     config: BenchConfig
-    slug: str
-    write_slug: str
+    targets: Targets
     token: str
 
 
@@ -81,8 +97,8 @@ def applies(server: Server, operation: Operation) -> bool:
 def body_file(server: Server, operation: Operation, plan: Plan) -> Path:
     """The request body on disk, where the wrk script reads it."""
     query = operation.query if server.is_ours else operation.peer_query
-    body = {"query": query, "variables": operation.variables(plan.slug, plan.write_slug)}
-    path = RESULTS_DIR / "bodies" / f"{server.name}-{operation.name.split()[0]}-{operation.signed_in}.json"
+    body = {"query": query, "variables": operation.variables(plan.targets, peer=not server.is_ours)}
+    path = RESULTS_DIR / "bodies" / f"{server.name}-{re.sub(r'[^a-z0-9]+', '-', operation.name)}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(body))
     return path
@@ -131,8 +147,13 @@ def measure(plan: Plan, server: Server, pid: int, operation: Operation, round_nu
     if plan.config.warmup:
         wrk(plan.config, server.url, body, token, plan.config.warmup)
         wait_idle(pid)
-    summary = wrk(plan.config, server.url, body, token, plan.config.seconds)
+    with DatabaseCpu(plan.config.database) as database_cpu:
+        cpu_before = cpu_seconds(pid)
+        summary = wrk(plan.config, server.url, body, token, plan.config.seconds)
+        wait_idle(pid)  # what the server still had accepted is work of this window
+        cpu = cpu_seconds(pid) - cpu_before
     seconds = summary["duration_us"] / 1e6
+    served = max(1, summary["requests"])
     return Measurement(
         server=server.name,
         operation=operation.name,
@@ -144,6 +165,8 @@ def measure(plan: Plan, server: Server, pid: int, operation: Operation, round_nu
         requests=summary["requests"],
         bad=summary["bad"],
         socket_errors=summary["socket_errors"],
+        cpu_ms_per_request=1000 * cpu / served,
+        database_cpu_ms_per_request=1000 * database_cpu.seconds / served,
     )
 
 
@@ -170,11 +193,7 @@ def sign_in(config: BenchConfig) -> str:
 
     server = ours(config)
     with running(server, cpu=None), httpx.Client(timeout=30.0) as client:
-        data = post(client, server.url, LOGIN, {"input": {"email": BENCH_EMAIL, "password": BENCH_PASSWORD}})
-    token = data["login"]["token"]
-    if not token:
-        raise RuntimeError(f"login failed: {data['login']['errors']}")
-    return str(token)
+        return check_same_data.sign_in(client, server.url)
 
 
 def logged_statements(since: int, database: str) -> list[str]:
@@ -199,7 +218,7 @@ def count_statements(plan: Plan, server: Server) -> dict[str, Statements]:
             for operation in (o for o in OPERATIONS if applies(server, o)):
                 query = operation.query if server.is_ours else operation.peer_query
                 assert query is not None
-                variables = operation.variables(plan.slug, plan.write_slug)
+                variables = operation.variables(plan.targets, peer=not server.is_ours)
                 token = plan.token if operation.signed_in else None
                 for _ in range(3):  # connections opened, statements prepared
                     post(client, server.url, query, variables, token)
@@ -233,7 +252,8 @@ def run_rounds(plan: Plan, servers: list[Server]) -> list[Measurement]:
                     print(
                         f"bench: round {round_number + 1} {server.name:13} {operation.name:24} "
                         f"{result.requests_per_second:8.1f} req/s  p50 {result.p50_ms:7.2f} ms  "
-                        f"p99 {result.p99_ms:7.2f} ms  bad {result.bad}",
+                        f"p99 {result.p99_ms:7.2f} ms  CPU {result.cpu_ms_per_request:6.2f} ms/req  "
+                        f"DB CPU {result.database_cpu_ms_per_request:6.2f} ms/req  bad {result.bad}",
                         flush=True,
                     )
                     measurements.append(result)
@@ -312,6 +332,8 @@ def medians(measurements: list[Measurement]) -> dict[tuple[str, str], dict[str, 
             "rps": statistics.median(m.requests_per_second for m in runs),
             "p50": statistics.median(m.p50_ms for m in runs),
             "p99": statistics.median(m.p99_ms for m in runs),
+            "cpu": statistics.median(m.cpu_ms_per_request for m in runs),
+            "db_cpu": statistics.median(m.database_cpu_ms_per_request for m in runs),
             "runs": len(runs),
             "bad": sum(m.bad + m.socket_errors for m in runs),
         }
@@ -326,8 +348,8 @@ def main() -> None:
     started = datetime.now(UTC)
     background_before = busy_cpu_percent()
     processes_before = top_processes()
-    slug, write_slug = asyncio.run(pick_slugs(config))
-    plan = Plan(config, slug, write_slug, sign_in(config))
+    targets = asyncio.run(pick_targets(config))
+    plan = Plan(config, targets, sign_in(config))
     servers = all_servers(config)
     statements = {server.name: count_statements(plan, server) for server in servers}
     measurements = run_rounds(plan, servers)
@@ -340,8 +362,7 @@ def main() -> None:
         "load_average_after": os.getloadavg(),
         "versions": versions(config),
         "sizes": asdict(Sizes()),
-        "slug": slug,
-        "write_slug": write_slug,
+        "targets": asdict(targets),
     }
     RESULTS_DIR.mkdir(exist_ok=True)
     raw = RESULTS_DIR / f"raw-{started:%Y%m%dT%H%M%S}.json"

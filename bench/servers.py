@@ -10,6 +10,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -160,10 +161,93 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         pass
 
 
+def _stat(pid: str) -> list[str] | None:
+    """The fields of /proc/<pid>/stat after the command name (which may hold spaces); None
+    when the process is gone."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError, IndexError):
+        return None
+
+
+def _ticks(fields: list[str]) -> int:
+    return int(fields[11]) + int(fields[12])  # utime + stime, in clock ticks
+
+
 def cpu_seconds(pid: int) -> float:
-    """User plus system CPU time the process has used so far."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """User plus system CPU time used so far by every process of the group `pid` leads.
+
+    A server is started as the leader of its own process group, and PostGraphile's `node` is a
+    wrapper that runs the real node as a child, so the whole group is what serves.
+    """
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (fields := _stat(entry.name)) is not None and fields[2] == str(pid):
+            ticks += _ticks(fields)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+class DatabaseCpu:
+    """CPU time used by the PostgreSQL backends connected to one database during a `with` block.
+
+    Servers differ in how much of a request they leave to PostgreSQL (PostGraphile has it build
+    the JSON), so the server's own CPU alone would favour the one that does less itself. Pools
+    close and open connections under load (ours opens overflow connections past its pool size
+    and closes them when they come back), and an exited backend's time leaves /proc with it, so
+    a thread samples the backends every `interval` seconds and each one counts with the last
+    time it was seen: at most `interval` of a closed backend's work is lost. A backend's title is
+    `postgres: [<cluster name>:] <user> <database> <client> <state>`.
+    """
+
+    def __init__(self, database: str, interval: float = 0.2) -> None:
+        self._database = database.encode()
+        self._interval = interval
+        self._ours: dict[str, bool] = {}  # pid -> whether it is a backend of the database
+        self._start: dict[str, int] = {}
+        self._last: dict[str, int] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample_until_stopped, daemon=True)
+
+    def _is_ours(self, pid: str) -> bool:
+        if pid not in self._ours:
+            try:
+                title = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0", 1)[0].split()
+            except (FileNotFoundError, ProcessLookupError):
+                return False
+            if title[:1] == [b"postgres:"]:
+                self._ours[pid] = self._database in title[2:4]
+            elif title and title[0].endswith(b"/postgres"):
+                return False  # a backend just forked, not yet titled: look again next time
+            else:
+                self._ours[pid] = False
+        return self._ours[pid]
+
+    def _sample(self) -> dict[str, int]:
+        ticks = {}
+        for entry in os.listdir("/proc"):
+            if entry.isdigit() and self._is_ours(entry) and (fields := _stat(entry)) is not None:
+                ticks[entry] = _ticks(fields)
+        return ticks
+
+    def _sample_until_stopped(self) -> None:
+        while not self._stop.wait(self._interval):
+            self._last.update(self._sample())
+
+    def __enter__(self) -> DatabaseCpu:
+        self._start = self._sample()
+        self._last = dict(self._start)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._last.update(self._sample())
+
+    @property
+    def seconds(self) -> float:
+        ticks = sum(last - self._start.get(pid, 0) for pid, last in self._last.items())
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_idle(pid: int, timeout: float = 60.0) -> None:

@@ -79,13 +79,17 @@ def _spread(node: Node, fragments: dict[str, FragmentDefinitionNode], seen: set[
     return found
 
 
-OPERATIONS = {
-    **client_operations(),
-    "bench feed": operations.FEED,
-    "bench deep": operations.DEEP,
-    "bench one": operations.ONE,
-    "bench typename": operations.TYPENAME,
-}
+def bench_operations() -> dict[str, str]:
+    """Every read the benchmark sends (its pages included), each text once: a signed-in
+    operation is the same text as its anonymous one, and each runs with and without a viewer."""
+    found: dict[str, str] = {}
+    for operation in operations.OPERATIONS:
+        if not operation.write and operation.query not in found.values():
+            found[f"bench {operation.name}"] = operation.query
+    return found
+
+
+OPERATIONS = {**client_operations(), **bench_operations()}
 
 
 def test_every_field_that_reads_declares_its_batch_resolver() -> None:
