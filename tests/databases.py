@@ -8,7 +8,12 @@ import socket
 import time
 
 import asyncpg
+import pytest
 from sqlalchemy.engine import make_url
+
+#: For what only a database server can show (concurrent transactions, a lost connection, several
+#: processes): the test takes the `migrated_url` fixture (tests/conftest.py) on PostgreSQL alone.
+ONLY_POSTGRESQL = pytest.mark.parametrize("migrated_url", ["postgresql"], indirect=True)
 
 # One database per test run, so that runs in parallel (several checkouts) never share tables.
 DEFAULT_POSTGRES = f"postgresql+asyncpg://postgres@127.0.0.1:5432/conduit_test_{os.getpid()}"

@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 import db.articles
 from db.settings import Settings
-from tests.databases import wait_for_a_lock_waiter
+from tests.databases import ONLY_POSTGRESQL, wait_for_a_lock_waiter
 from tests.gql import register
 from tests.graph.factories import (
     ADD_COMMENT,
@@ -137,14 +137,13 @@ async def test_creating_an_article_for_a_missing_author_is_no_slug_collision(app
     assert await count_rows(app, "articles") == 0
 
 
+@ONLY_POSTGRESQL  # concurrent transactions are PostgreSQL's
 async def test_a_deletion_racing_a_write_waits_for_it_instead_of_breaking_it(
     client: httpx.AsyncClient, app: FastAPI, settings: Settings
 ) -> None:
     """PostgreSQL: the operation keeps the viewer's row (FOR KEY SHARE) from its check on, so a
     deletion that comes between the check and the INSERT waits; it never turns the INSERT into a
     foreign key violation. (SQLite's units of work run one at a time: nothing can come between.)"""
-    if settings.is_sqlite:
-        pytest.skip("concurrent transactions are PostgreSQL's")
     other = await register(client, "other")
     slug = (await create_article(client, other))["slug"]
     token = await register(client, "racer")

@@ -28,6 +28,7 @@ from graph.extensions import DATABASE_UNAVAILABLE
 from graph.idempotency import IN_USE, KEY_RULE, NOT_STORED, REUSED
 from graph.mutations import OUTCOME_UNKNOWN
 from tests.conftest import settings_for
+from tests.databases import ONLY_POSTGRESQL
 from tests.gql import REGISTER, register
 from tests.graph.factories import CREATE_ARTICLE, article_input, count_rows, database, user_id
 from tests.proxy import Proxy
@@ -300,11 +301,10 @@ async def test_a_payload_read_that_fails_after_the_writes_reports_that_nothing_w
     assert await count_rows(app, "articles") == 1
 
 
+@ONLY_POSTGRESQL  # a COMMIT lost on the network needs a database server
 async def test_a_connection_lost_during_the_commit_says_the_outcome_is_unknown_and_the_key_settles_it(
     app: FastAPI, settings: Settings
 ) -> None:
-    if settings.is_sqlite:
-        pytest.skip("a COMMIT lost on the network needs a database server")
     lost = ProxiedPostgres(settings.database_url)
     proxy = lost.proxy = AnswerCut(*lost.proxy.target)
     await lost.start()
@@ -327,13 +327,12 @@ async def test_a_connection_lost_during_the_commit_says_the_outcome_is_unknown_a
     assert await count_rows(app, "articles") == 1
 
 
+@ONLY_POSTGRESQL  # waiting on another transaction's row lock is PostgreSQL's
 async def test_a_retry_while_the_first_still_runs_waits_then_is_told_to_come_back(
     app: FastAPI, settings: Settings
 ) -> None:
     """PostgreSQL: the retry waits on the key's row; past the statement timeout it is 409 with
     Retry-After, having run nothing. (On SQLite the write turn is what it waits on.)"""
-    if settings.is_sqlite:
-        pytest.skip("waiting on another transaction's row lock is PostgreSQL's")
     async with app_through_url(settings.database_url, db_statement_timeout_ms=1000) as served:
         transport = httpx.ASGITransport(app=served)
         async with httpx.AsyncClient(transport=transport, base_url="http://conduit.test") as client:
@@ -371,11 +370,10 @@ async def app_through_url(url: str, **overrides: Any) -> AsyncIterator[FastAPI]:
         yield application
 
 
+@ONLY_POSTGRESQL  # several server processes share a PostgreSQL database
 async def test_a_retry_on_another_server_process_gets_the_stored_response(
     app: FastAPI, settings: Settings
 ) -> None:
-    if settings.is_sqlite:
-        pytest.skip("several server processes share a PostgreSQL database")
     with serving_process(settings.database_url) as first, serving_process(settings.database_url) as second:
         async with (
             httpx.AsyncClient(base_url=first, timeout=30) as a,
