@@ -1,4 +1,5 @@
-"""Articles: the type, its connection, the article queries and mutations."""
+"""Articles: the type, its connection, the article queries and mutations, and the article
+lists hung on users (`article_pages`, `favorite_pages`, `feeds`)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ import db.rules
 from db.errors import DomainError
 from db.paging import Key, Slice, Window
 from graph import pagination
-from graph.batch import at_root, batched
+from graph.batch import at_root, batched, later
 from graph.context import Context, Info
 from graph.errors import UserError, user_errors
-from graph.ids import to_global_id
 from graph.loaders import load_all
-from graph.node import Node
+from graph.node import DeletePayload, Node, to_global_id
 from graph.pagination import PageInfo, total_counts
-from graph.users import User
+from graph.users import User, Viewer, authors
 
 if TYPE_CHECKING:
     from graph.comments import CommentConnection
@@ -42,34 +42,6 @@ async def favorited_flags(articles: Sequence[Article], context: Context) -> list
 async def favorites_counts(articles: Sequence[Article], context: Context) -> list[int]:
     loader = context.loaders.favorites_count_by_article_id
     return await load_all(loader, [a.row_id for a in articles])
-
-
-async def authors(writings: Sequence[Any], context: Context) -> list[User]:
-    """The authors of articles or comments (anything with an `author_id`, and an `author_row`
-    when it was read with them)."""
-    missing = [w.author_id for w in writings if w.author_row is None]
-    loaded = dict(zip(missing, await load_all(context.loaders.user_by_id, missing), strict=True))
-    shown: dict[int, User] = {}
-    for writing in writings:
-        if writing.author_id not in shown:
-            row = loaded[writing.author_id] if writing.author_row is None else writing.author_row
-            shown[writing.author_id] = User.from_row(row)
-    return [shown[w.author_id] for w in writings]
-
-
-async def comment_pages(
-    articles: Sequence[Article], context: Context, first: int | None = None, after: str | None = None
-) -> list[CommentConnection]:
-    from graph.comments import CommentConnection
-
-    loaders = context.loaders
-    return await pagination.connections(
-        [article.row_id for article in articles],
-        pagination.window(first, after),
-        loaders.comments_page_by_article_id,
-        loaders.comments_count_by_article_id,
-        CommentConnection.from_slice,
-    )
 
 
 @strawberry.type
@@ -123,7 +95,7 @@ class Article(Node):
     async def author(self, info: Info) -> User: ...
 
     @strawberry.field(description="Comments, oldest first.")
-    @batched(comment_pages)
+    @batched(later("graph.comments", "comment_pages"))
     async def comments(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> CommentConnectionType: ...
@@ -177,6 +149,56 @@ class ArticleConnection:
         )
 
 
+async def article_pages(
+    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+) -> list[ArticleConnection]:
+    """Each user's articles, newest first."""
+    loaders = context.loaders
+    return await pagination.connections(
+        [user.row_id for user in users],
+        pagination.window(first, after),
+        loaders.articles_page_by_author_id,
+        loaders.articles_count_by_author_id,
+        ArticleConnection.from_slice,
+    )
+
+
+async def favorite_pages(
+    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+) -> list[ArticleConnection]:
+    """Each user's favorites, most recently favorited first."""
+    loaders = context.loaders
+    return await pagination.connections(
+        [user.row_id for user in users],
+        pagination.window(first, after),
+        loaders.favorites_page_by_user_id,
+        loaders.favorites_count_by_user_id,
+        partial(ArticleConnection.from_slice, key=lambda row: (row.page_sort, row.id)),
+    )
+
+
+async def feeds(
+    viewers: Sequence[Viewer],
+    context: Context,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> list[ArticleConnection]:
+    """The feed of each viewer (there is only ever one per request)."""
+    window = pagination.window(first, after, last, before)
+    connections = []
+    for viewer in viewers:
+        follower_id = viewer.user.row_id
+        page = await context.read(partial(db.articles.list_feed, follower_id=follower_id, window=window))
+
+        async def total(follower_id: int = follower_id) -> int:
+            return await context.read(partial(db.articles.count_feed, follower_id=follower_id))
+
+        connections.append(ArticleConnection.from_slice(page, window, total))
+    return connections
+
+
 @strawberry.input(description="Narrows the global article list; given filters combine with AND.")
 class ArticleFilter:
     tag: str | None = strawberry.field(default=None, description="Only articles carrying this tag.")
@@ -211,14 +233,6 @@ class UpdateArticleInput:
 @strawberry.type
 class ArticlePayload:
     article: Article | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class DeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The global ID of what was deleted; null when errors is not empty."
-    )
     errors: list[UserError] = strawberry.field(default_factory=list)
 
 

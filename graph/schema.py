@@ -25,7 +25,7 @@ from graph.extensions import (
 from graph.fallbacks import Fallbacks
 from graph.limits import limit_extensions
 from graph.mutations import MutationTransaction
-from graph.node import NodeQueries
+from graph.nodes import NodeQueries
 from graph.observability import RecordOperation
 from graph.tags import TagQueries
 from graph.tracing import tracing_extensions

@@ -1,12 +1,38 @@
-"""Dependencies point one way: `graph` imports `db`, never the reverse."""
+"""The shape of the code: dependencies point one way, and no module waits for another to load.
+
+`graph` imports `db`, never the reverse. Neither package has an import cycle, counted over
+every `import` statement (module level and inside functions) except those under
+`if TYPE_CHECKING:`, which never run: they name the types of `strawberry.lazy` annotations.
+A field whose type or batch resolver lives in a module that imports its own module names it
+lazily (`strawberry.lazy("graph.articles")`, `later("graph.articles", "article_pages")`):
+those are the only references that run the other way.
+
+A function-level import of a project module is a cycle dodged or a start-up cost deferred;
+only the deliberate ones, listed here with their reason, are allowed.
+"""
 
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN_IN_DB = {"graph", "strawberry", "fastapi", "starlette", "graphql"}
+PROJECT = ("graph", "db")
+
+DEFERRED_IMPORTS = {
+    # The `conduit` command imports the server, the schema and the database only for the
+    # subcommand that needs them: `conduit --help` must not pay for them.
+    ("graph/cli.py", "db.migrate"),
+    ("graph/cli.py", "graph.schema"),
+    ("graph/cli.py", "graph.logs"),
+    ("graph/cli.py", "graph.serving"),
+    ("graph/cli.py", "graph.subscriptions"),
+    ("graph/cli.py", "db.engine"),
+    ("graph/cli.py", "db.passwords"),
+    ("graph/cli.py", "db.seed"),
+}
 
 
 def _imported_roots(path: Path) -> set[str]:
@@ -17,6 +43,72 @@ def _imported_roots(path: Path) -> set[str]:
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             roots.add(node.module.split(".")[0])
     return roots
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(path): path for package in PROJECT for path in (ROOT / package).rglob("*.py")}
+
+
+def _is_type_checking(node: ast.AST) -> bool:
+    return isinstance(node, ast.If) and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"
+
+
+def _imports(tree: ast.AST, *, in_function: bool = False) -> Iterator[tuple[str, bool]]:
+    """(imported name, whether inside a function) for each import that runs; a `from a import
+    b` yields `a` and `a.b`, since `b` may be a module."""
+    for node in ast.iter_child_nodes(tree):
+        if _is_type_checking(node):
+            continue
+        if isinstance(node, ast.Import):
+            yield from ((alias.name, in_function) for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module, in_function
+            yield from ((f"{node.module}.{alias.name}", in_function) for alias in node.names)
+        inside = in_function or isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda)
+        yield from _imports(node, in_function=inside)
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Each project module and the project modules it imports."""
+    modules = _modules()
+    return {
+        name: {imported for imported, _ in _imports(ast.parse(path.read_text()))} & modules.keys() - {name}
+        for name, path in modules.items()
+    }
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while (popped := stack.pop()) != module:
+                component.append(popped)
+            if component:
+                found.append(sorted([module, *component]))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
 
 
 def test_db_knows_nothing_of_graphql_or_http() -> None:
@@ -32,3 +124,24 @@ def test_migrations_import_only_the_models_and_settings() -> None:
     allowed = {"alembic", "sqlalchemy", "db", "asyncio", "logging", "__future__", "collections"}
     for path in (ROOT / "migrations").rglob("*.py"):
         assert _imported_roots(path) <= allowed, path
+
+
+def test_no_import_cycle_in_graph_or_db() -> None:
+    assert cycles(import_graph()) == []
+
+
+def test_the_cycle_check_finds_a_cycle() -> None:
+    """The check above can fail: a three-module circle is one component."""
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert cycles(graph) == [["a", "b", "c"]]
+
+
+def test_no_function_level_import_of_a_project_module_but_the_listed_ones() -> None:
+    modules = _modules()
+    found = {
+        (str(path.relative_to(ROOT)), imported)
+        for path in modules.values()
+        for imported, in_function in _imports(ast.parse(path.read_text()))
+        if in_function and imported in modules and imported.split(".")[0] in PROJECT
+    }
+    assert found == DEFERRED_IMPORTS

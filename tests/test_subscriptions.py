@@ -26,7 +26,7 @@ import db.comments
 from db.events import CHANNEL, PostgresCommentEvents
 from db.settings import Settings
 from graph.app import create_app
-from graph.ids import to_global_id
+from graph.node import to_global_id
 from tests.conftest import settings_for
 from tests.gql import gql, register
 from tests.servers import serving_in_loop

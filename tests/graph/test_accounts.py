@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from db.settings import Settings
-from graph.ids import to_global_id
+from graph.node import to_global_id
 from tests.gql import REGISTER, register
 from tests.graph.factories import count_rows, gql, user_id, without_extensions
 

@@ -22,7 +22,7 @@ from sqlalchemy import select
 
 from db.models import Base
 from db.settings import Settings
-from graph.ids import to_global_id
+from graph.node import to_global_id
 from tests.gql import register
 from tests.graph.arguments import (
     NestedArgument,

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from db.models import Comment
-from graph.ids import to_global_id
+from graph.node import to_global_id
 from tests.gql import register
 from tests.graph.factories import (
     add_comment,

@@ -7,7 +7,7 @@ import base64
 import httpx
 import pytest
 
-from graph.ids import to_global_id
+from graph.node import to_global_id
 from tests.gql import register
 from tests.graph.factories import add_comment, create_article, gql
 
