@@ -26,20 +26,20 @@ from db.settings import Settings
 from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
-from graph.cors import CORS
-from graph.deadline import Deadline
-from graph.encoding import encode_json
-from graph.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
-from graph.http import JSON, REFUSAL_CODES, GraphQLOverHTTP
+from graph.execution.lane import QueryLane
 from graph.idempotency import HEADER as IDEMPOTENCY_KEY
-from graph.lane import QueryLane
-from graph.logs import configure_logging
-from graph.metrics import Metrics, metrics_endpoint
 from graph.mutations import settle as settle_mutation
-from graph.observability import RequestObserver, count_statements
 from graph.schema import create_schema
-from graph.subscriptions import TextFrameWebSocket
-from graph.tracing import install_tracer_provider
+from graph.telemetry.logs import configure_logging
+from graph.telemetry.metrics import Metrics, metrics_endpoint
+from graph.telemetry.requests import RequestObserver, count_statements
+from graph.telemetry.tracing import install_tracer_provider
+from graph.transport.cors import CORS
+from graph.transport.deadline import Deadline
+from graph.transport.encoding import encode_json
+from graph.transport.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
+from graph.transport.view import JSON, REFUSAL_CODES, GraphQLOverHTTP
+from graph.transport.websocket import TextFrameWebSocket
 
 log = logging.getLogger("conduit")
 _CONTEXTS = "conduit.contexts"

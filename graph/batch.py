@@ -10,7 +10,7 @@ defined, by the function that resolves it for many parents:
 The method keeps Strawberry's view of the field (its GraphQL arguments and type); its body is
 never run. The decorator makes it the per-object resolver graphql-core calls (the batch
 resolver over one parent), and marks it with its batch resolver, which the level-wise executor
-(graph/executor.py) finds on the field's definition and calls for all parents of a level.
+(graph/execution/levelwise.py) finds on the field's definition and calls for all parents of a level.
 Both paths pass the same arguments: Python names, input objects as their Strawberry types.
 
 A field whose batch resolver lives in a module that imports this field's module (`User.articles`

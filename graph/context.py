@@ -73,7 +73,7 @@ class Context:
     """Headers of the HTTP response to come; None over a WebSocket."""
     levelwise_tried: str | None = None
     """Why the level-wise executor handed this request's operation to graphql-core, once it
-    did: it is never tried twice for one request (graph/executor.py)."""
+    did: it is never tried twice for one request (graph/execution/levelwise.py)."""
     idempotency_key: str | None = None
     """The request's Idempotency-Key header, over HTTP (graph/idempotency.py)."""
     transaction: Transaction | None = field(default=None, init=False)

@@ -92,7 +92,7 @@ class Forbidden(RequestError):
 class ServiceUnavailable(RequestError):
     """The database (or the comment listener) cannot serve right now: the client may retry.
 
-    Never a bug of the request; `graph.extensions` reports database outages with this code.
+    Never a bug of the request; `graph.execution.extensions` reports database outages with this code.
     """
 
     code = "SERVICE_UNAVAILABLE"

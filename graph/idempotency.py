@@ -30,7 +30,7 @@ from strawberry.types import ExecutionContext
 
 import db.idempotency
 from graph.context import Context
-from graph.encoding import encode_json
+from graph.transport.encoding import encode_json
 
 HEADER = "idempotency-key"
 REPLAYED = "Idempotent-Replayed"

@@ -44,9 +44,9 @@ from strawberry.types.graphql import OperationType
 import db.users
 from graph import idempotency
 from graph.context import Context
-from graph.encoding import encode_json
-from graph.extensions import masked
-from graph.http import GRAPHQL_RESPONSE_JSON, JSON, request_error_status
+from graph.execution.extensions import masked
+from graph.transport.encoding import encode_json
+from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON, request_error_status
 
 log = logging.getLogger("conduit.errors")
 

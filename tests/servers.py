@@ -18,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 
 from db.settings import Settings
-from graph.serving import PROTOCOL
+from graph.transport.protocol import PROTOCOL
 
 ROOT = Path(__file__).resolve().parents[1]
 CLIENT = ROOT / "tests" / "client"

@@ -1,4 +1,4 @@
-"""CORS on /graphql and GraphiQL's files (graph/cors.py), over HTTP, on both engines.
+"""CORS on /graphql and GraphiQL's files (graph/transport/cors.py), over HTTP, on both engines.
 
 What a browser checks is the headers, so the tests compare them whole (but the request id,
 which differs each time). `Access-Control-Allow-Credentials` must never appear: tokens are

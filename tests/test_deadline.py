@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 
 from db.settings import Settings
 from graph.app import create_app
-from graph.http import GRAPHQL_RESPONSE_JSON
+from graph.transport.view import GRAPHQL_RESPONSE_JSON
 from tests.conftest import engine_url, settings_for
 from tests.gql import gql, register
 from tests.graph.factories import CREATE_ARTICLE, article_input, count_rows

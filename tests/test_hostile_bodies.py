@@ -1,7 +1,7 @@
 """Hostile bodies, headers and parameters on /graphql: a 4xx GraphQL error with a code, never a 500.
 
-Every body goes to the query lane first (graph/lane.py), which hands anything odd to the
-general path (graph/http.py): each case checks the answer, whoever gives it. The refusals
+Every body goes to the query lane first (graph/execution/lane.py), which hands anything odd to the
+general path (graph/transport/view.py): each case checks the answer, whoever gives it. The refusals
 that need a socket (a lying Content-Length, a malformed request line) are in
 tests/test_protocol_limits.py.
 """
@@ -16,8 +16,8 @@ import pytest
 from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
 
-from graph.http import GRAPHQL_RESPONSE_JSON, JSON
-from graph.wire import deeper_than
+from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON
+from graph.transport.wire import deeper_than
 from tests.gql import register
 from tests.servers import serving_in_loop
 from tests.test_subscriptions import TransportWs, open_socket

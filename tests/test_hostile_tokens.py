@@ -18,7 +18,7 @@ from fastapi import FastAPI
 from websockets.exceptions import ConnectionClosed
 
 from db.settings import Settings
-from graph.http import GRAPHQL_RESPONSE_JSON
+from graph.transport.view import GRAPHQL_RESPONSE_JSON
 from tests.gql import register
 from tests.servers import serving_in_loop
 from tests.test_subscriptions import TransportWs, open_socket

@@ -22,8 +22,8 @@ import pytest
 from db.migrate import upgrade
 from db.settings import Settings
 from graph.auth import issue_token
-from graph.http import GRAPHQL_RESPONSE_JSON, JSON, negotiate
-from graph.serving import PROTOCOL
+from graph.transport.protocol import PROTOCOL
+from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON, negotiate
 from tests.served import post, served
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,4 +1,4 @@
-"""The query lane (graph/lane.py) answers exactly what the general path would, byte for byte.
+"""The query lane (graph/execution/lane.py) answers exactly what the general path would, byte for byte.
 
 Every test sends the same request to two apps on one database: the app as served, and the same
 app on plain graphql-core — no lane in its middleware, no level-wise executor, unbatched
@@ -22,7 +22,7 @@ from starlette.types import Message, Receive, Scope, Send
 
 from db.settings import Settings
 from graph.app import GraphQLApp, create_app
-from graph.lane import PLANS_CACHED, QueryLane
+from graph.execution.lane import PLANS_CACHED, QueryLane
 from tests.conftest import _empty_tables, settings_for
 from tests.gql import register
 from tests.graph.factories import add_comment, create_article, favorite, follow, gql
@@ -97,7 +97,7 @@ def lane_of(app: FastAPI) -> QueryLane:
 
 def without_lane(settings: Settings) -> FastAPI:
     """The app on graphql-core alone: batching off takes out the lane and the level-wise
-    executor (graph/app.py, graph/executor.py)."""
+    executor (graph/app.py, graph/execution/levelwise.py)."""
     app = create_app(settings.model_copy(update={"dataloader_batching": False}))
     assert not any(isinstance(layer, QueryLane) for layer in middleware_chain(app))
     return app

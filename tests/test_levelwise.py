@@ -1,4 +1,4 @@
-"""The level-wise executor (graph/executor.py) answers as graphql-core does, never hands off
+"""The level-wise executor (graph/execution/levelwise.py) answers as graphql-core does, never hands off
 silently, and every field that reads declares its batch resolver (graph/batch.py).
 
 The differential tests send each operation a frontend sends (tests/client/*.graphql, the

@@ -28,7 +28,7 @@ import db.users
 from db.models import User
 from db.settings import Settings
 from graph.app import create_app
-from graph.logs import configure_logging
+from graph.telemetry.logs import configure_logging
 from tests.conftest import settings_for
 from tests.gql import gql, register
 from tests.servers import serving_in_loop

@@ -23,7 +23,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.ext.asyncio import create_async_engine
 
 import db.users
-from graph.metrics import Metrics, PoolCollector
+from graph.telemetry.metrics import Metrics, PoolCollector
 from tests.conftest import StatementCounter
 from tests.gql import REGISTER, gql, register
 from tests.graph.factories import create_article

@@ -1,5 +1,5 @@
 """What the server as deployed answers before the app sees a request: uvicorn with
-graph.serving's protocol (as `conduit serve` runs it), in a subprocess, over raw sockets.
+graph.transport.protocol's protocol (as `conduit serve` runs it), in a subprocess, over raw sockets.
 
 Long query strings are served up to MAX_REQUEST_BYTES and refused with a JSON 413 past it
 (httptools alone failed every URL past 65,535 bytes with a text/plain 400); heads past their

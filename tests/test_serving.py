@@ -1,4 +1,4 @@
-"""graph/serving.py: a response leaves in one write, and joining writes loses or delays nothing."""
+"""graph/transport/protocol.py: a response leaves in one write, and joining writes loses or delays nothing."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from uvicorn.config import Config
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
-from graph.serving import HttpProtocol, JoiningTransport
+from graph.transport.protocol import HttpProtocol, JoiningTransport
 from tests.servers import serving_in_loop
 
 REQUEST = (

@@ -21,7 +21,7 @@ from strawberry.http.exceptions import (
 )
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
-from graph.encoding import encode_json
+from graph.transport.encoding import encode_json
 
 #: RFC 6455 1007: "data within a message that was not consistent with the type of the message".
 INVALID_DATA = 1007
@@ -37,7 +37,7 @@ _STARTS = frozenset({"subscribe", "start"})
 
 
 #: uvicorn's `--ws` for `WebSocketProtocol` (`conduit serve` uses it).
-WEBSOCKET_PROTOCOL = "graph.subscriptions:WebSocketProtocol"
+WEBSOCKET_PROTOCOL = "graph.transport.websocket:WebSocketProtocol"
 #: Pongs not yet sent past which a connection is read no further (asyncio's high-water mark).
 PONG_BACKLOG_BYTES = 64 * 1024
 

@@ -11,7 +11,7 @@ Only what this module fully understands runs here: query operations over plain f
 declared with a batch resolver, object types and the interfaces and unions over them. Anything
 else — introspection, @defer, and every error or null in a non-null position — raises
 `Fallback` with its reason, and the operation is run by graphql-core instead, which reports
-exactly as the spec says; `graph.fallbacks` counts and logs every such hand-off. Reads are side
+exactly as the spec says; `graph.execution.fallbacks` counts and logs every such hand-off. Reads are side
 effect free, so running one twice is safe, and graphql-core reuses the loaders' cached rows.
 """
 
@@ -51,8 +51,8 @@ from strawberry.types.arguments import convert_arguments
 
 from graph.batch import BatchResolver, batch_of
 from graph.context import Context
-from graph.extensions import masked
-from graph.fallbacks import Fallbacks
+from graph.execution.extensions import masked
+from graph.execution.fallbacks import Fallbacks
 
 _SERIALIZED_AS_IS: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 """Scalars whose serialisation of a value of this exact class is the value itself."""

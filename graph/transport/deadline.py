@@ -26,8 +26,8 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.encoding import encode_json
-from graph.http import negotiate
+from graph.transport.encoding import encode_json
+from graph.transport.view import negotiate
 
 log = logging.getLogger("conduit.errors")
 REQUEST_TIMEOUT = "REQUEST_TIMEOUT"

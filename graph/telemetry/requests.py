@@ -37,8 +37,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from structlog.typing import EventDict
 
-from graph.http import REFUSAL_CODES
-from graph.metrics import Metrics
+from graph.telemetry.metrics import Metrics
+from graph.transport.view import REFUSAL_CODES
 
 ACCESS_LOGGER = "conduit.access"
 REQUEST_ID_HEADER = b"x-request-id"
@@ -57,7 +57,7 @@ class RequestRecord:
     operation_type: str | None = None
     error_codes: tuple[str, ...] = ()
     fallback: str | None = None
-    """Why the level-wise executor handed the operation to graphql-core (see graph/fallbacks.py)."""
+    """Why the level-wise executor handed the operation to graphql-core (see graph/execution/fallbacks.py)."""
 
 
 _current: ContextVar[RequestRecord | None] = ContextVar("conduit_request", default=None)

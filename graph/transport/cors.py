@@ -27,7 +27,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from graph.encoding import encode_json
+from graph.transport.encoding import encode_json
 
 ANY_ORIGIN = "*"
 ALLOWED_METHODS = ("GET", "POST", "OPTIONS")

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 
-from graph.observability import record_fallback
+from graph.telemetry.requests import record_fallback
 
 log = logging.getLogger("conduit.fallbacks")
 

@@ -27,8 +27,8 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.typevars import Context, RootValue
 
-from graph.extensions import masked
-from graph.wire import (
+from graph.execution.extensions import masked
+from graph.transport.wire import (
     BadJSON,
     LegacyWSHandler,
     TransportWSHandler,
@@ -51,7 +51,7 @@ REFUSAL_CODES = {
     500: "INTERNAL_SERVER_ERROR",
     503: "SERVICE_UNAVAILABLE",
 }
-#: The methods /graphql serves: OPTIONS answers preflights (graph/cors.py) and says this.
+#: The methods /graphql serves: OPTIONS answers preflights (graph/transport/cors.py) and says this.
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 
 
@@ -168,7 +168,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         return data
 
     async def _check_body(self, request: AsyncHTTPRequestAdapter) -> None:
-        """Refuse a POST body Strawberry would fail on: its headers (see `graph.wire`), and
+        """Refuse a POST body Strawberry would fail on: its headers (see `graph.transport.wire`), and
         JSON that is no object (Strawberry calls `.get` on whatever it decoded). Starlette keeps
         the body, so Strawberry reads the same bytes again, and decodes them again: a small
         cost on the general path, which the query lane keeps off the everyday queries."""

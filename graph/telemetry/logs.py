@@ -3,7 +3,7 @@
 structlog renders. The standard library's loggers — ours (`conduit`, `conduit.errors`),
 uvicorn's, SQLAlchemy's — reach the same renderer through one handler on the root logger, so a
 line from `logging.getLogger("conduit")` and one from structlog look alike, and both carry the
-request id (`graph.observability.add_request_id`) inside a request; what code binds with
+request id (`graph.telemetry.requests.add_request_id`) inside a request; what code binds with
 `structlog.contextvars` is added too.
 
 `configure_logging` may run more than once (each app the tests create calls it): it replaces
@@ -35,7 +35,7 @@ from sqlalchemy.exc import StatementError
 from structlog.typing import EventDict, ExcInfo, Processor
 
 from db.settings import Settings
-from graph.observability import add_request_id
+from graph.telemetry.requests import add_request_id
 
 #: Loggers that uvicorn configures with handlers of its own; ours replace them.
 UVICORN_LOGGERS = ("uvicorn", "uvicorn.error", "uvicorn.access")
@@ -245,7 +245,7 @@ def configure_logging(settings: Settings) -> None:
         uvicorn.handlers.clear()
         uvicorn.propagate = True
         uvicorn.setLevel(logging.NOTSET)
-    # graph.observability writes one access line per request; uvicorn's would repeat it.
+    # graph.telemetry.requests writes one access line per request; uvicorn's would repeat it.
     logging.getLogger("uvicorn.access").setLevel(logging.WARNING)
     for name in EXCEPTION_LOGGERS:
         logger = logging.getLogger(name)

@@ -28,7 +28,7 @@ The limits are the environment's `MAX_REQUEST_BYTES` and `REQUEST_TIMEOUT_SECOND
 the app reads them.
 
 `conduit serve` uses `HttpProtocol`; uvicorn takes it by name too:
-`uvicorn --http graph.serving:HttpProtocol`.
+`uvicorn --http graph.transport.protocol:HttpProtocol`.
 """
 
 from __future__ import annotations
@@ -40,9 +40,9 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from db.settings import Settings
-from graph.encoding import encode_json
+from graph.transport.encoding import encode_json
 
-PROTOCOL = "graph.serving:HttpProtocol"
+PROTOCOL = "graph.transport.protocol:HttpProtocol"
 PATH_ALLOWANCE = 8 * 1024
 """What a URL may hold besides its query string: the path, `?`, a fragment."""
 HEADERS_LIMIT = 64 * 1024

@@ -5,7 +5,7 @@ seen before and knows to be valid. For those, the general path — FastAPI's rou
 HTTP view, a parse and validation cache lookup each through a chain of schema extensions, an
 execution context — costs more than the query itself when its rows are few. This ASGI
 middleware answers them directly: a per-document plan (parsed once, validated once with the
-same rules and limits), the token, the cost, then the level-wise executor of graph/executor.py,
+same rules and limits), the token, the cost, then the level-wise executor of graph/execution/levelwise.py,
 the same one the general path runs.
 
 What the lane does not serve goes down the general path untouched, byte for byte, before
@@ -39,14 +39,14 @@ from strawberry.schema.schema import validate_document
 from db.settings import Settings
 from graph.auth import request_context
 from graph.context import Services
-from graph.encoding import encode_json
-from graph.executor import Fallback
-from graph.extensions import masked, parse_document
-from graph.http import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_error_status
-from graph.limits import cost_report, estimate_cost, limit_rules, sizes_vary
-from graph.observability import record_operation
+from graph.execution.extensions import masked, parse_document
+from graph.execution.levelwise import Fallback
+from graph.execution.limits import cost_report, estimate_cost, limit_rules, sizes_vary
 from graph.schema import ConduitSchema
-from graph.wire import body_refusal, deeper_than
+from graph.telemetry.requests import record_operation
+from graph.transport.encoding import encode_json
+from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_error_status
+from graph.transport.wire import body_refusal, deeper_than
 
 log = logging.getLogger("conduit.lane")
 PLANS_CACHED = 512

@@ -21,7 +21,7 @@ from strawberry.extensions import LifecycleStep, SchemaExtension
 from strawberry.extensions.tracing import OpenTelemetryExtension
 
 from db.settings import Settings
-from graph.observability import operation_type_of
+from graph.telemetry.requests import operation_type_of
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace import TracerProvider

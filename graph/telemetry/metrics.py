@@ -183,7 +183,8 @@ class Metrics:
             ),
             CounterMetricFamily(
                 "conduit_graphql_fallbacks",
-                "Queries the level-wise executor handed to graphql-core, by reason (graph/fallbacks.py).",
+                "Queries the level-wise executor handed to graphql-core, by reason "
+                "(graph/execution/fallbacks.py).",
                 labels=("reason",),
             ),
         )
