@@ -13,13 +13,13 @@ from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
 from db.engine import Database, ReadRunner, Reads, Transaction
-from db.errors import DomainError, ErrorCode
 from db.events import CommentEvents
 from db.fetch import Reader
 from db.passwords import Passwords
 from db.settings import Settings
 from db.statements import Record
 from db.throttle import LoginThrottle
+from graph.errors import NotSignedIn
 from graph.loaders import Loaders
 
 T = TypeVar("T")
@@ -34,10 +34,6 @@ class Services:
     passwords: Passwords
     events: CommentEvents
     login_throttle: LoginThrottle
-
-
-class NotSignedIn(DomainError):
-    code = ErrorCode.UNAUTHENTICATED
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,12 +14,12 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from db.settings import Settings
 from graph.articles import ArticleMutations, ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
+from graph.errors import mask_unexpected
 from graph.execution.extensions import (
     CachedParser,
     CodedErrors,
     OperationOverHTTP,
     RefuseInvalidToken,
-    mask_unexpected,
 )
 from graph.execution.fallbacks import Fallbacks
 from graph.execution.levelwise import Levelwise, LevelwiseExecution

@@ -17,6 +17,8 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
+from graph.errors import RequestCode
+
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN_IN_DB = {"graph", "strawberry", "fastapi", "starlette", "graphql"}
 PROJECT = ("graph", "db")
@@ -162,3 +164,32 @@ def test_the_aggregates_import_no_wing() -> None:
         for aggregate in AGGREGATES
     }
     assert upward == {aggregate: [] for aggregate in AGGREGATES}
+
+
+def _string_constants(path: Path) -> Iterator[tuple[int, str]]:
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Constant) and isinstance(node.value, str):
+            yield node.lineno, node.value
+
+
+def test_request_codes_are_spelled_only_in_graph_errors() -> None:
+    """Every `extensions.code` in graph/ is a `RequestCode` member: a code spelled as a string
+    elsewhere could drift from the README's table, or be misspelled, unnoticed."""
+    codes = set(RequestCode)
+    spelled = [
+        f"{path.relative_to(ROOT)}:{line}: {value}"
+        for path in sorted((ROOT / "graph").rglob("*.py"))
+        if path != ROOT / "graph" / "errors.py"
+        for line, value in _string_constants(path)
+        if value in codes
+    ]
+    assert spelled == []
+
+
+def test_the_readme_error_table_lists_exactly_the_request_codes() -> None:
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("\n## Error codes\n", 1)[1]
+    table = section.split("\n\n| `code` |", 1)[0]  # the request codes, before the user error codes
+    rows = [row for row in table.splitlines() if row.startswith("| `")]
+    listed = [row.split("`")[1] for row in rows[1:]]  # the header row names the column
+    assert sorted(listed) == sorted(RequestCode)

@@ -31,7 +31,7 @@ from sqlalchemy.engine import Connection, make_url
 
 from db.settings import Settings
 from graph.app import create_app
-from graph.execution.extensions import DATABASE_UNAVAILABLE
+from graph.errors import DATABASE_UNAVAILABLE
 from graph.mutations import OUTCOME_UNKNOWN
 from tests.conftest import settings_for
 from tests.databases import wait_for_a_lock_waiter

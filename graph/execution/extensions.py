@@ -1,11 +1,9 @@
-"""Schema extensions: refusing bad tokens, coding and masking errors."""
+"""Schema extensions: refusing bad tokens and operations HTTP does not serve, caching parsed
+documents, and applying the error policy of graph/errors.py to every result."""
 
 from __future__ import annotations
 
-import logging
-import re
-import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import suppress
 from functools import lru_cache
 from typing import Any
@@ -20,13 +18,9 @@ from graphql import (
     parse,
 )
 from strawberry.extensions import SchemaExtension
-from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from db.availability import database_unavailable
 from graph.context import Context
-from graph.errors import ServiceUnavailable
-
-log = logging.getLogger("conduit.errors")
+from graph.errors import RequestCode, code_errors, mask_unexpected
 
 
 class RefuseInvalidToken(SchemaExtension):
@@ -37,7 +31,7 @@ class RefuseInvalidToken(SchemaExtension):
         if isinstance(context, Context) and context.auth_error is not None:
             self.execution_context.result = ExecutionResult(
                 data=None,
-                errors=[GraphQLError(context.auth_error, extensions={"code": "UNAUTHENTICATED"})],
+                errors=[GraphQLError(context.auth_error, extensions={"code": RequestCode.UNAUTHENTICATED})],
             )
         yield
 
@@ -61,12 +55,12 @@ class OperationOverHTTP(SchemaExtension):
             if provided is None and len(operations) > 1:
                 execution.result = _refused(
                     "Must provide operation name if query contains multiple operations.",
-                    "BAD_USER_INPUT",
+                    RequestCode.BAD_USER_INPUT,
                 )
             elif isinstance(context, Context) and context.over_http and _subscribes(document, execution):
                 execution.result = _refused(
                     "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.",
-                    "BAD_REQUEST",
+                    RequestCode.BAD_REQUEST,
                 )
         yield
 
@@ -76,7 +70,7 @@ def _subscribes(document: DocumentNode, execution: Any) -> bool:
     return operation is not None and operation.operation == OperationType.SUBSCRIPTION
 
 
-def _refused(message: str, code: str) -> ExecutionResult:
+def _refused(message: str, code: RequestCode) -> ExecutionResult:
     return ExecutionResult(data=None, errors=[GraphQLError(message, extensions={"code": code})])
 
 
@@ -112,18 +106,18 @@ class CodedErrors(SchemaExtension):
 
     def on_parse(self) -> Iterator[None]:
         yield
-        _code(self.execution_context.pre_execution_errors, "GRAPHQL_PARSE_FAILED")
+        code_errors(self.execution_context.pre_execution_errors, RequestCode.GRAPHQL_PARSE_FAILED)
 
     def on_validate(self) -> Iterator[None]:
         yield
-        _code(self.execution_context.pre_execution_errors, "GRAPHQL_VALIDATION_FAILED")
+        code_errors(self.execution_context.pre_execution_errors, RequestCode.GRAPHQL_VALIDATION_FAILED)
 
     def on_execute(self) -> Iterator[None]:
         yield
         result = self.execution_context.result
         if isinstance(result, ExecutionResult) and result.data is None and result.errors:
             # Errors outside any field: the variables could not be coerced.
-            _code([error for error in result.errors if error.path is None], "BAD_USER_INPUT")
+            code_errors([error for error in result.errors if error.path is None], RequestCode.BAD_USER_INPUT)
 
     def on_operation(self) -> Iterator[None]:
         yield
@@ -138,72 +132,3 @@ class CodedErrors(SchemaExtension):
         if errors:
             result.errors = mask_unexpected(errors)
         yield
-
-
-def mask_unexpected(errors: Sequence[GraphQLError]) -> list[GraphQLError]:
-    """The errors a client may see: coded, unexpected ones masked (and logged), no suggestions.
-
-    Idempotent, so a result that went through `CodedErrors` can safely go through again.
-    """
-    return [_safe(error) for error in errors]
-
-
-_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
-
-
-def _code(errors: Sequence[GraphQLError] | None, code: str) -> None:
-    for error in errors or ():
-        if error.extensions is None:
-            error.extensions = {}
-        error.extensions.setdefault("code", code)
-        error.message = _SUGGESTION.sub("", error.message)
-
-
-def _safe(error: GraphQLError) -> GraphQLError:
-    original = error.original_error
-    if original is None or isinstance(original, GraphQLError):
-        _code([error], "BAD_USER_INPUT")
-        return error
-    return masked(original, nodes=error.nodes, path=error.path)
-
-
-DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
-ONLY_SUBSCRIPTIONS = (
-    "graphql-ws serves subscriptions only: send queries and mutations over HTTP or graphql-transport-ws."
-)
-
-
-def masked(
-    exception: BaseException, *, nodes: Any = None, path: Sequence[str | int] | None = None
-) -> GraphQLError:
-    """What a client sees of an unexpected exception, logged with the `errorId` it carries.
-
-    A database that cannot be reached or answers too late is `SERVICE_UNAVAILABLE`, logged as
-    one warning line (an outage would otherwise fill the log with identical tracebacks);
-    a query or a mutation sent over graphql-ws (which subscribes to what it is sent) is
-    `BAD_REQUEST`; anything else is `INTERNAL_SERVER_ERROR` with its traceback. Also for code outside
-    GraphQL execution (an HTTP fast path) that catches an exception and must answer.
-    """
-    if isinstance(exception, InvalidOperationTypeError):
-        # Strawberry's graphql-ws handler subscribes to whatever it is sent: a client's mistake.
-        return GraphQLError(ONLY_SUBSCRIPTIONS, nodes=nodes, path=path, extensions={"code": "BAD_REQUEST"})
-    error_id = uuid.uuid4().hex
-    if database_unavailable(exception):
-        log.warning("database unavailable %s: %s", error_id, _describe(exception))
-        message, code = DATABASE_UNAVAILABLE, ServiceUnavailable.code
-    else:
-        log.error("unexpected error %s", error_id, exc_info=exception)
-        message, code = "Internal server error", "INTERNAL_SERVER_ERROR"
-    return GraphQLError(message, nodes=nodes, path=path, extensions={"code": code, "errorId": error_id})
-
-
-def _describe(exception: BaseException) -> str:
-    """The exception's kind and its driver's, never its text (which may quote parameters)."""
-    kinds = [type(exception).__name__]
-    original = getattr(exception, "orig", None)
-    if original is not None:
-        kinds.append(type(original).__name__)
-        code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
-        if code:
-            kinds.append(str(code))
-    return " / ".join(kinds)

@@ -39,7 +39,8 @@ from strawberry.schema.schema import validate_document
 from db.settings import Settings
 from graph.auth import request_context
 from graph.context import Services
-from graph.execution.extensions import masked, parse_document
+from graph.errors import masked
+from graph.execution.extensions import parse_document
 from graph.execution.levelwise import Fallback
 from graph.execution.limits import cost_report, estimate_cost, limit_rules, sizes_vary
 from graph.schema import ConduitSchema

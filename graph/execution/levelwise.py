@@ -51,7 +51,7 @@ from strawberry.types.arguments import convert_arguments
 
 from graph.batch import BatchResolver, batch_of
 from graph.context import Context
-from graph.execution.extensions import masked
+from graph.errors import masked
 from graph.execution.fallbacks import Fallbacks
 
 _SERIALIZED_AS_IS: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}

@@ -43,9 +43,9 @@ from graphql.validation import ASTValidationRule, NoSchemaIntrospectionCustomRul
 from strawberry.extensions import AddValidationRules, SchemaExtension
 
 from db.settings import Settings
+from graph.errors import RequestCode
 from graph.pagination import DEFAULT_PAGE_SIZE
 
-QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
 _TOO_MANY_TOKENS = "Document contains more than"
 
 Fragments = Mapping[str, FragmentDefinitionNode]
@@ -81,7 +81,7 @@ def cost_report(requested: int | None, limit: int) -> dict[str, Any]:
 
 def refusal(message: str, limit: str, requested: int, maximum: int) -> GraphQLError:
     report = {"requested": requested, "limit": maximum}
-    return GraphQLError(message, extensions={"code": QUERY_TOO_COMPLEX, limit: report})
+    return GraphQLError(message, extensions={"code": RequestCode.QUERY_TOO_COMPLEX, limit: report})
 
 
 class TokenLimit(SchemaExtension):
@@ -99,7 +99,7 @@ class TokenLimit(SchemaExtension):
         for error in self.execution_context.pre_execution_errors or ():
             if _TOO_MANY_TOKENS in error.message:  # reworded in place: strawberry holds the error
                 error.message = f"The document has more than {self.limit} tokens, the limit."
-                error.extensions = {"code": QUERY_TOO_COMPLEX, "tokens": {"limit": self.limit}}
+                error.extensions = {"code": RequestCode.QUERY_TOO_COMPLEX, "tokens": {"limit": self.limit}}
 
 
 # Depth and aliases.

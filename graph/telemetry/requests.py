@@ -37,8 +37,8 @@ from strawberry.extensions import SchemaExtension
 from strawberry.types import ExecutionContext
 from structlog.typing import EventDict
 
+from graph.errors import RequestCode, refusal_code
 from graph.telemetry.metrics import Metrics
-from graph.transport.view import REFUSAL_CODES
 
 ACCESS_LOGGER = "conduit.access"
 REQUEST_ID_HEADER = b"x-request-id"
@@ -93,7 +93,11 @@ def record_fallback(reason: str) -> None:
 def error_codes_of(errors: Sequence[GraphQLError] | None, data: object) -> list[str]:
     """The codes of a result: its errors' `extensions.code`, then the `code` of each user
     error in the payloads of its root fields (where mutations report them)."""
-    codes = [str((e.extensions or {}).get("code", "INTERNAL_SERVER_ERROR")) for e in errors] if errors else []
+    codes = (
+        [str((e.extensions or {}).get("code", RequestCode.INTERNAL_SERVER_ERROR)) for e in errors]
+        if errors
+        else []
+    )
     if isinstance(data, dict):
         for payload in data.values():
             user_errors = payload.get("errors") if isinstance(payload, dict) else None
@@ -198,8 +202,7 @@ class RequestObserver:
         is_graphql = record.graphql or scope["path"] == self.graphql_path
         codes = record.error_codes
         if is_graphql and not codes and status >= 400:
-            fallback = "INTERNAL_SERVER_ERROR" if status >= 500 else "BAD_REQUEST"
-            codes = (REFUSAL_CODES.get(status, fallback),)
+            codes = (refusal_code(status),)
         if self.metrics is not None and is_graphql:
             self.metrics.observe(record.operation_name, record.operation_type, codes, seconds)
             if record.fallback is not None:

@@ -27,6 +27,7 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.errors import RequestCode
 from graph.transport.encoding import encode_json
 
 ANY_ORIGIN = "*"
@@ -47,7 +48,7 @@ _REFUSED = encode_json(
         "errors": [
             {
                 "message": "This origin may not call the API from a browser (see CORS_ALLOWED_ORIGINS).",
-                "extensions": {"code": "FORBIDDEN"},
+                "extensions": {"code": RequestCode.FORBIDDEN},
             }
         ]
     }

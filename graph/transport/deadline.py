@@ -26,11 +26,11 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from graph.errors import RequestCode
 from graph.transport.encoding import encode_json
 from graph.transport.view import negotiate
 
 log = logging.getLogger("conduit.errors")
-REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
 
 
 class Deadline:
@@ -120,7 +120,9 @@ async def send_timeout(send: Send, scope: Scope, seconds: float) -> None:
         f"The request took longer than {seconds:g} s, the limit: "
         "it was stopped, and nothing it wrote was kept."
     )
-    body = encode_json({"errors": [{"message": message, "extensions": {"code": REQUEST_TIMEOUT}}]})
+    body = encode_json(
+        {"errors": [{"message": message, "extensions": {"code": RequestCode.REQUEST_TIMEOUT}}]}
+    )
     await send(
         {
             "type": "http.response.start",

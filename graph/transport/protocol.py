@@ -40,6 +40,7 @@ from typing import Any
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 from db.settings import Settings
+from graph.errors import RequestCode
 from graph.transport.encoding import encode_json
 
 PROTOCOL = "graph.transport.protocol:HttpProtocol"
@@ -156,7 +157,7 @@ class HttpProtocol(HttpToolsProtocol):
         self._head_timer = None
         if self._refusal is None and not self.transport.is_closing():
             message = f"The request did not arrive within {seconds:g} s."
-            self._refusal = (408, "REQUEST_TIMEOUT", message)
+            self._refusal = (408, RequestCode.REQUEST_TIMEOUT, message)
             self.send_400_response(message)
 
     def data_received(self, data: bytes) -> None:
@@ -173,7 +174,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def _refuse_headers(self) -> None:
         message = f"The request's headers are larger than {HEADERS_LIMIT} bytes."
-        self._refusal = (431, "REQUEST_HEADER_FIELDS_TOO_LARGE", message)
+        self._refusal = (431, RequestCode.REQUEST_HEADER_FIELDS_TOO_LARGE, message)
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
@@ -184,7 +185,7 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_url(url)
         limit = max_request_bytes()
         if len(self.url) > limit + PATH_ALLOWANCE:
-            self._refusal = (413, "PAYLOAD_TOO_LARGE", f"The request is larger than {limit} bytes.")
+            self._refusal = (413, RequestCode.PAYLOAD_TOO_LARGE, f"The request is larger than {limit} bytes.")
             raise _Refused
 
     def on_headers_complete(self) -> None:
@@ -206,7 +207,7 @@ class HttpProtocol(HttpToolsProtocol):
 
     def send_400_response(self, msg: str) -> None:
         """Every refusal of this layer, as JSON: a 400 for what httptools could not parse."""
-        status, code, message = self._refusal or (400, "BAD_REQUEST", msg)
+        status, code, message = self._refusal or (400, RequestCode.BAD_REQUEST, msg)
         self._refusal = (status, code, message)
         body = encode_json({"errors": [{"message": message, "extensions": {"code": code}}]})
         head = [STATUS_LINE[status]]

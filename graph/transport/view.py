@@ -27,7 +27,7 @@ from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.typevars import Context, RootValue
 
-from graph.execution.extensions import masked
+from graph.errors import REFUSAL_CODES, RequestCode, masked
 from graph.transport.wire import (
     BadJSON,
     LegacyWSHandler,
@@ -40,17 +40,6 @@ from graph.transport.wire import (
 JSON = "application/json"
 GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 
-#: The code of each refusal made at the HTTP level, before any operation runs.
-REFUSAL_CODES = {
-    400: "BAD_REQUEST",
-    403: "FORBIDDEN",
-    404: "NOT_FOUND",
-    405: "METHOD_NOT_ALLOWED",
-    413: "PAYLOAD_TOO_LARGE",
-    415: "UNSUPPORTED_MEDIA_TYPE",
-    500: "INTERNAL_SERVER_ERROR",
-    503: "SERVICE_UNAVAILABLE",
-}
 #: The methods /graphql serves: OPTIONS answers preflights (graph/transport/cors.py) and says this.
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 
@@ -88,7 +77,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         except Exception as exception:
             unexpected = masked(exception)  # logged there, with the errorId it carries
             extensions = unexpected.extensions or {}
-            status = 503 if extensions.get("code") == "SERVICE_UNAVAILABLE" else 500
+            status = 503 if extensions.get("code") == RequestCode.SERVICE_UNAVAILABLE else 500
             response = self.error_response(
                 status, unexpected.message, media_type, error_id=str(extensions.get("errorId"))
             )
@@ -141,7 +130,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
     def error_response(
         self, status: int, message: str, media_type: str, *, error_id: str | None = None
     ) -> Response:
-        extensions: dict[str, str] = {"code": REFUSAL_CODES.get(status, "BAD_REQUEST")}
+        extensions: dict[str, str] = {"code": REFUSAL_CODES.get(status, RequestCode.BAD_REQUEST)}
         if error_id is not None:
             extensions["errorId"] = error_id
         body = {"errors": [{"message": message, "extensions": extensions}]}
@@ -248,10 +237,10 @@ def request_error_status(response: GraphQLHTTPResponse) -> int | None:
     if any(isinstance(error, dict) and "path" in error for error in errors):
         return None
     codes = {error.get("extensions", {}).get("code") for error in errors if isinstance(error, dict)}
-    if "INTERNAL_SERVER_ERROR" in codes:
+    if RequestCode.INTERNAL_SERVER_ERROR in codes:
         return 500
-    if "SERVICE_UNAVAILABLE" in codes or "OUTCOME_UNKNOWN" in codes:
+    if RequestCode.SERVICE_UNAVAILABLE in codes or RequestCode.OUTCOME_UNKNOWN in codes:
         return 503
-    if "UNAUTHENTICATED" in codes:
+    if RequestCode.UNAUTHENTICATED in codes:
         return 401
     return 400

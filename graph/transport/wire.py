@@ -24,6 +24,8 @@ from strawberry.http.parse_content_type import parse_content_type
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import BaseGraphQLTransportWSHandler
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
+from graph.errors import RequestCode
+
 UTF_8 = ("utf-8", "utf8")
 
 
@@ -113,7 +115,7 @@ def subscribe_refusal(payload: object, limit: int) -> str | None:
 
 
 def _refused(message: str) -> dict[str, Any]:
-    return GraphQLError(message, extensions={"code": "BAD_REQUEST"}).formatted  # type: ignore[return-value]
+    return GraphQLError(message, extensions={"code": RequestCode.BAD_REQUEST}).formatted  # type: ignore[return-value]
 
 
 def _not_a_subscription(payload: dict[str, Any]) -> bool:

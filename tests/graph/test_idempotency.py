@@ -24,7 +24,7 @@ from sqlalchemy.engine import make_url
 from db.models import utc_now
 from db.settings import Settings
 from graph.app import create_app
-from graph.execution.extensions import DATABASE_UNAVAILABLE
+from graph.errors import DATABASE_UNAVAILABLE
 from graph.idempotency import IN_USE, KEY_RULE, NOT_STORED, REUSED
 from graph.mutations import OUTCOME_UNKNOWN
 from tests.conftest import settings_for
