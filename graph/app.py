@@ -19,10 +19,10 @@ from starlette.types import Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from db.engine import Database
 from db.events import comment_events_for
 from db.passwords import Passwords
 from db.settings import Settings
+from db.sql.engine import Database
 from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services

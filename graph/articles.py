@@ -1,5 +1,6 @@
-"""Articles: the type, its connection, the article queries and mutations, and the article
-lists hung on users (`article_pages`, `favorite_pages`, `feeds`)."""
+"""Articles: the type, its connection, the article queries, and the article lists hung on
+users (`article_pages`, `favorite_pages`, `feeds`). The mutations are in
+graph/article_mutations.py."""
 
 from __future__ import annotations
 
@@ -11,15 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 import strawberry
 
 import db.articles
+import db.favorites
+import db.feeds
 import db.rules
-from db.errors import DomainError
-from db.paging import Key, Slice, Window
+from db.sql.paging import Key, Slice, Window
 from graph import pagination
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
-from graph.errors import UserError, user_errors
 from graph.loaders import load_all
-from graph.node import DeletePayload, Node, to_global_id
+from graph.node import Node
 from graph.pagination import PageInfo, total_counts
 from graph.users import User, Viewer, authors
 
@@ -190,10 +191,10 @@ async def feeds(
     connections = []
     for viewer in viewers:
         follower_id = viewer.user.row_id
-        page = await context.read(partial(db.articles.list_feed, follower_id=follower_id, window=window))
+        page = await context.read(partial(db.feeds.list_feed, follower_id=follower_id, window=window))
 
         async def total(follower_id: int = follower_id) -> int:
-            return await context.read(partial(db.articles.count_feed, follower_id=follower_id))
+            return await context.read(partial(db.feeds.count_feed, follower_id=follower_id))
 
         connections.append(ArticleConnection.from_slice(page, window, total))
     return connections
@@ -206,34 +207,6 @@ class ArticleFilter:
     favorited_by: str | None = strawberry.field(
         default=None, description="Only articles favorited by this username."
     )
-
-
-@strawberry.input
-class CreateArticleInput:
-    title: str
-    description: str
-    body: str
-    tag_list: list[str] | None = None
-
-
-@strawberry.input
-class UpdateArticleInput:
-    slug: str
-    title: strawberry.Maybe[str | None]
-    description: strawberry.Maybe[str | None]
-    body: strawberry.Maybe[str | None]
-    tag_list: strawberry.Maybe[list[str] | None]
-    expected_updated_at: datetime | None = strawberry.field(
-        default=None,
-        description="When given, the update is refused with CONFLICT unless the article's "
-        "updatedAt still equals it.",
-    )
-
-
-@strawberry.type
-class ArticlePayload:
-    article: Article | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def find_article(context: Context, *, slug: str) -> Article | None:
@@ -284,79 +257,3 @@ class ArticleQueries:
         before: str | None = None,
         filter: ArticleFilter | None = None,
     ) -> ArticleConnection: ...
-
-
-@strawberry.type
-class ArticleMutations:
-    @strawberry.mutation
-    async def create_article(self, info: Info, input: CreateArticleInput) -> ArticlePayload:
-        context = info.context
-        try:
-            async with context.unit_of_work() as work:
-                row = await db.articles.create(
-                    work.session,
-                    author_id=work.viewer_id,
-                    title=input.title,
-                    description=input.description,
-                    body=input.body,
-                    tag_list=input.tag_list,
-                )
-        except DomainError as error:
-            return ArticlePayload(errors=user_errors(error))
-        # What the transaction wrote, shown without reading it back: a new article's tags as
-        # given (cleaned as `create` cleaned them), its author, no favorites yet.
-        context.loaders.favorites_count_by_article_id.prime(row.id, 0)
-        context.loaders.favorited_by_article_id.prime(row.id, False)
-        tag_names = db.rules.tag_list(input.tag_list or [])
-        return ArticlePayload(article=Article.from_row(row, tag_names=tag_names, author=work.author))
-
-    @strawberry.mutation
-    async def update_article(self, info: Info, input: UpdateArticleInput) -> ArticlePayload:
-        context = info.context
-        changes = {
-            name: given.value
-            for name in ("title", "description", "body", "tag_list")
-            if (given := getattr(input, name)) is not None
-        }
-        try:
-            async with context.unit_of_work() as work:
-                row = await db.articles.update(
-                    work.session,
-                    editor_id=work.viewer_id,
-                    slug=input.slug,
-                    expected_updated_at=input.expected_updated_at,
-                    **changes,
-                )
-        except DomainError as error:
-            return ArticlePayload(errors=user_errors(error))
-        return ArticlePayload(article=Article.from_row(row))
-
-    @strawberry.mutation
-    async def delete_article(self, info: Info, slug: str) -> DeletePayload:
-        context = info.context
-        try:
-            async with context.unit_of_work() as work:
-                article_id = await db.articles.delete_article(
-                    work.session, editor_id=work.viewer_id, slug=slug
-                )
-        except DomainError as error:
-            return DeletePayload(errors=user_errors(error, ()))
-        return DeletePayload(deleted_id=strawberry.ID(to_global_id("Article", article_id)))
-
-    @strawberry.mutation
-    async def favorite_article(self, info: Info, slug: str) -> ArticlePayload:
-        return await _change_favorite(info, slug, db.articles.favorite)
-
-    @strawberry.mutation
-    async def unfavorite_article(self, info: Info, slug: str) -> ArticlePayload:
-        return await _change_favorite(info, slug, db.articles.unfavorite)
-
-
-async def _change_favorite(info: Info, slug: str, change: Any) -> ArticlePayload:
-    context = info.context
-    try:
-        async with context.unit_of_work() as work:
-            row = await change(work.session, user_id=work.viewer_id, slug=slug)
-    except DomainError as error:
-        return ArticlePayload(errors=user_errors(error, ()))
-    return ArticlePayload(article=Article.from_row(row))

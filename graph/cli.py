@@ -82,9 +82,9 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
 
 
 async def _seed(settings: Settings) -> bool:
-    from db.engine import Database
     from db.passwords import Passwords
     from db.seed import seed
+    from db.sql.engine import Database
 
     database = Database.from_settings(settings)
     try:

@@ -12,7 +12,7 @@ import db.articles
 import db.comments
 import db.events
 from db.errors import DomainError, NotFound
-from db.paging import Slice, Window
+from db.sql.paging import Slice, Window
 from graph import pagination
 from graph.articles import Article
 from graph.batch import batched

@@ -12,12 +12,13 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from db.engine import Database, ReadRunner, Reads, Transaction
 from db.events import CommentEvents
-from db.fetch import Reader
 from db.passwords import Passwords
 from db.settings import Settings
-from db.statements import Record
+from db.sql.engine import Database, Transaction
+from db.sql.fetch import Reader
+from db.sql.reads import ReadRunner, Reads
+from db.sql.statements import Record
 from db.throttle import LoginThrottle
 from graph.errors import NotSignedIn
 from graph.loaders import Loaders
@@ -99,7 +100,7 @@ class Context:
         return self.services.database
 
     async def read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
-        """`read(connection)` on the request's read connection (see `db.engine.Reads.run`)."""
+        """`read(connection)` on the request's read connection (see `db.sql.engine.Reads.run`)."""
         return await self.reads.run(read)
 
     async def close(self) -> None:

@@ -21,8 +21,8 @@ import strawberry
 from graphql import GraphQLError
 from strawberry.schema.exceptions import InvalidOperationTypeError
 
-from db.availability import database_unavailable
 from db.errors import DomainError, ErrorCode, Invalids, TooManyRequests
+from db.sql.availability import database_unavailable
 
 log = logging.getLogger("conduit.errors")
 

@@ -12,7 +12,8 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from db.settings import Settings
-from graph.articles import ArticleMutations, ArticleQueries
+from graph.article_mutations import ArticleMutations
+from graph.articles import ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
 from graph.errors import mask_unexpected
 from graph.execution.extensions import (

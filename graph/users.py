@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 
+import db.follows
 import db.users
 from db.errors import DomainError, TooManyRequests
 from graph.auth import issue_token
@@ -254,11 +255,11 @@ class UserMutations:
 
     @strawberry.mutation
     async def follow_user(self, info: Info, username: str) -> FollowPayload:
-        return await _change_follow(info, username, db.users.follow)
+        return await _change_follow(info, username, db.follows.follow)
 
     @strawberry.mutation
     async def unfollow_user(self, info: Info, username: str) -> FollowPayload:
-        return await _change_follow(info, username, db.users.unfollow)
+        return await _change_follow(info, username, db.follows.unfollow)
 
 
 async def _change_follow(info: Info, username: str, change: Any) -> FollowPayload:

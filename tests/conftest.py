@@ -17,10 +17,10 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
 
-from db.engine import Database
 from db.migrate import upgrade
 from db.models import Base
 from db.settings import Settings
+from db.sql.engine import Database
 from graph.app import create_app
 from tests import tools
 from tests.databases import drop_created_databases, postgres_url

@@ -46,10 +46,10 @@ from tests.servers import server_process, serving_in_loop
 POOL_TIMEOUT = 3.0
 CONNECT_TIMEOUT = 1.0
 STATEMENT_TIMEOUT_MS = 1000
-DRIVER_TIMEOUT = STATEMENT_TIMEOUT_MS / 1000 + 1  # db/engine.py: the client-side statement bound
+DRIVER_TIMEOUT = STATEMENT_TIMEOUT_MS / 1000 + 1  # db/sql/engine.py: the client-side statement bound
 # The longest a write may wait on a database that is gone: the pool at worst, then a pooled
 # connection's pre-ping (or a statement in flight) unanswered, that connection dropped at once
-# (db/engine.py), and a new one unanswered too. A bound adds slack to it: a second where
+# (db/sql/engine.py), and a new one unanswered too. A bound adds slack to it: a second where
 # nothing else runs, more under load (`slack_for`, measured in the test).
 WRITE_WAIT = POOL_TIMEOUT + DRIVER_TIMEOUT + CONNECT_TIMEOUT
 WRITE_BOUND = WRITE_WAIT + 1.0

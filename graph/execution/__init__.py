@@ -31,5 +31,5 @@ graph/telemetry/tracing.py (`OpenTelemetryExtension._span_holder`), graph/transp
 (`cross_web`, Strawberry's `GraphQL` ASGI view), graph/transport/protocol.py (uvicorn's
 `HttpToolsProtocol`, `STATUS_LINE`), graph/transport/websocket.py (uvicorn's
 `WebSocketsSansIOProtocol`), graph/transport/wire.py (Strawberry's WebSocket handlers),
-db/fetch.py (`compiled.positiontup`, `dispatch.before_cursor_execute`, `greenlet_spawn`).
+db/sql/fetch.py (`compiled.positiontup`, `dispatch.before_cursor_execute`, `greenlet_spawn`).
 """

@@ -19,8 +19,8 @@ import db.articles
 import db.tags
 from db.articles import ArticleFilter
 from db.models import Article
-from db.paging import Window
-from db.statements import Record
+from db.sql.paging import Window
+from db.sql.statements import Record
 from tests.gql import register
 from tests.graph.factories import create_article, database, gql, update_article_payload, user_id
 

@@ -9,8 +9,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, text
 
 import db.articles
-from db.engine import Database
 from db.models import User
+from db.sql.engine import Database
 from tests import gql as client_gql
 
 ERRORS = "errors { field message code }"

@@ -6,11 +6,11 @@ asyncpg takes to send it and decode its rows. A request's read in autocommit on 
 needs none of it: the statement, compiled once, runs on its `ReadConnection`'s own asyncpg
 connection. Everything else, SQLite always and a unit of work's reads, goes through
 SQLAlchemy's execution. Either way the rows come back as the same records
-(`db.statements.records`).
+(`db.sql.statements.records`).
 
 What SQLAlchemy would do around a statement is kept: the engine's `before_cursor_execute`
 listeners hear it (statement counts), bind processors run, a connection that failed is
-invalidated, and errors arrive as `DBAPIError`s, so `db.availability` reads them as before.
+invalidated, and errors arrive as `DBAPIError`s, so `db.sql.availability` reads them as before.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.util import greenlet_spawn
 
-from db.statements import Record, record_maker, records
+from db.sql.statements import Record, record_maker, records
 
 
 class ReadConnection:

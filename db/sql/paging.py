@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, select, true, tuple_
 from sqlalchemy.dialects import postgresql
 
-from db.fetch import Reader, dialect_of, fetch
-from db.statements import any_of
+from db.sql.fetch import Reader, dialect_of, fetch
+from db.sql.statements import any_of
 
 Key = tuple[datetime, int]
 #: Any SELECT, whatever its columns.
