@@ -201,3 +201,14 @@ def test_the_readme_error_table_lists_exactly_the_request_codes() -> None:
     rows = [row for row in table.splitlines() if row.startswith("| `")]
     listed = [row.split("`")[1] for row in rows[1:]]  # the header row names the column
     assert sorted(listed) == sorted(RequestCode)
+
+
+def test_no_test_imports_from_conftest() -> None:
+    """conftest.py holds fixtures and hooks only; what tests import is in tests/support/."""
+    importing = sorted(
+        str(path.relative_to(ROOT))
+        for path in (ROOT / "tests").rglob("*.py")
+        if "node_modules" not in path.parts
+        and any(name.startswith("tests.conftest") for name, _ in _imports(ast.parse(path.read_text())))
+    )
+    assert importing == []

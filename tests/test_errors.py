@@ -10,7 +10,7 @@ import pytest
 import graph.app
 import graph.auth
 import graph.execution.limits
-from tests.served import post, served
+from tests.support.served import post, served
 
 SECRET = "secret-detail-0xC0FFEE"
 

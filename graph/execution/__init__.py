@@ -14,8 +14,8 @@ Fields declare their batch resolvers with graph/batch.py, which is API, not mach
 aggregates (graph/users.py, articles.py, ...) import it and nothing here.
 
 Library internals this package relies on: check them on every upgrade of strawberry-graphql or
-graphql-core (the tests that would fail are tests/test_levelwise.py, tests/test_lane.py,
-tests/test_limits.py).
+graphql-core (the tests that would fail are tests/execution/test_levelwise.py, tests/execution/test_lane.py,
+tests/execution/test_limits.py).
 
 - `levelwise.py`, `lane.py`, `limits.py`: `schema._schema`, Strawberry's graphql-core schema.
 - `levelwise.py`: subclasses graphql-core's `Executor` and overrides its `async_helpers`

@@ -17,7 +17,7 @@ from db.sql.availability import database_unavailable
 from db.sql.engine import Database
 from db.sql.fetch import ReadConnection, fetch, is_prepared
 from db.sql.statements import any_of, records
-from tests.databases import terminate_backend
+from tests.support.databases import terminate_backend
 
 NAMES = [f"tag{number}" for number in range(8)]
 TAGS = Tag.__table__

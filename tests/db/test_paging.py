@@ -26,7 +26,7 @@ from db.sql.engine import Database
 from db.sql.paging import Key, Query, Shape, Window
 from db.sql.statements import Record, records
 from graph.app import create_app
-from tests.conftest import _empty_tables, settings_for
+from tests.support.engines import empty_tables, settings_for
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ARTICLES = 24
@@ -121,10 +121,10 @@ async def seeded(migrated_url: str) -> AsyncIterator[Seeded]:
     """The lists, made once per engine for the module: the tests only read them."""
     app = create_app(settings_for(migrated_url))
     async with app.router.lifespan_context(app):
-        await _empty_tables(app)
+        await empty_tables(app)
         database: Database = app.state.services.database
         yield Seeded(database, await seed(database), database.engine.dialect.name == "postgresql")
-        await _empty_tables(app)
+        await empty_tables(app)
 
 
 @dataclass(frozen=True)

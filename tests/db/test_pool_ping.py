@@ -14,9 +14,9 @@ from sqlalchemy.exc import DBAPIError
 
 import db.sql.engine
 from db.sql.engine import Database
-from tests.conftest import engine_url, settings_for
-from tests.databases import terminate_backend
-from tests.proxy import Proxy
+from tests.support.databases import terminate_backend
+from tests.support.engines import engine_url, settings_for
+from tests.support.proxy import Proxy
 
 
 async def _backend_pid(database: Database) -> int:

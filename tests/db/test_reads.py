@@ -19,8 +19,8 @@ from sqlalchemy.exc import DBAPIError
 from db.sql.engine import Database
 from db.sql.fetch import ReadConnection
 from db.sql.reads import Reads
-from tests.gql import register
-from tests.graph.factories import add_comment, create_article, favorite, gql
+from tests.support.factories import add_comment, create_article, favorite, gql
+from tests.support.gql import register
 
 READS = 5
 

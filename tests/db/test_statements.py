@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db.models import Tag
 from db.sql.engine import Database
 from db.sql.statements import Record, any_of, records
-from tests.conftest import settings_for
+from tests.support.engines import settings_for
 
 NAMES = [f"tag{number}" for number in range(6)]
 

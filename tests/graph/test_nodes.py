@@ -8,8 +8,8 @@ import httpx
 import pytest
 
 from graph.node import to_global_id
-from tests.gql import register
-from tests.graph.factories import add_comment, create_article, gql
+from tests.support.factories import add_comment, create_article, gql
+from tests.support.gql import register
 
 NODE = """
 query Node($id: ID!) {

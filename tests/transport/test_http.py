@@ -24,10 +24,10 @@ from db.settings import Settings
 from graph.auth import issue_token
 from graph.transport.protocol import PROTOCOL
 from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON, negotiate
-from tests.served import post, served
+from tests.support.served import post, served
 
-ROOT = Path(__file__).resolve().parent.parent
-AUDIT = Path(__file__).resolve().parent / "http"
+ROOT = Path(__file__).resolve().parents[2]
+AUDIT = Path(__file__).resolve().parents[1] / "http"
 AUDITS = 61
 
 

@@ -3,7 +3,7 @@
 Every body goes to the query lane first (graph/execution/lane.py), which hands anything odd to the
 general path (graph/transport/view.py): each case checks the answer, whoever gives it. The refusals
 that need a socket (a lying Content-Length, a malformed request line) are in
-tests/test_protocol_limits.py.
+tests/transport/test_protocol_limits.py.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from websockets.exceptions import ConnectionClosed
 
 from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON
 from graph.transport.wire import deeper_than
-from tests.gql import register
-from tests.servers import serving_in_loop
-from tests.test_subscriptions import TransportWs, open_socket
+from tests.support.gql import register
+from tests.support.servers import serving_in_loop
+from tests.transport.test_subscriptions import TransportWs, open_socket
 
 TYPENAME = b'{"query": "{ __typename }"}'
 SERVED = {"data": {"__typename": "Query"}}
@@ -196,7 +196,7 @@ CASES: list[tuple[str, bytes, dict[str, Any], int, dict[str, Any]]] = [
         refused("The GraphQL operation's `extensions` must be an object or null, if provided."),
     ),
     # A Content-Length that is no number (as an ASGI server may pass it on; httptools refuses
-    # it, tests/test_protocol_limits.py): the body is read as it comes.
+    # it, tests/transport/test_protocol_limits.py): the body is read as it comes.
     ("Content-Length: superscript two", TYPENAME, {"Content-Length": b"\xb2"}, 200, SERVED),
     ("Content-Length: Arabic-Indic one", TYPENAME, {"Content-Length": "\u0661".encode()}, 200, SERVED),
     # Accepted, and answered alike by the lane and the general path:

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.util._once import Once
 
-from tests.gql import REGISTER
-from tests.served import post, served
+from tests.support.gql import REGISTER
+from tests.support.served import post, served
 
 PASSWORD = "secret-password-0xC0FFEE"
 

@@ -14,7 +14,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 from uvicorn.server import ServerState
 
 from graph.transport.protocol import HttpProtocol, JoiningTransport
-from tests.servers import serving_in_loop
+from tests.support.servers import serving_in_loop
 
 REQUEST = (
     b"POST /graphql HTTP/1.1\r\nhost: t\r\ncontent-type: application/json\r\ncontent-length: 2\r\n\r\n{}"

@@ -29,9 +29,9 @@ from db.models import User
 from db.settings import Settings
 from graph.app import create_app
 from graph.telemetry.logs import configure_logging
-from tests.conftest import settings_for
-from tests.gql import gql, register
-from tests.servers import serving_in_loop
+from tests.support.engines import settings_for
+from tests.support.gql import gql, register
+from tests.support.servers import serving_in_loop
 
 NEW_EMAIL = "Leaky.Person@secret-domain.example"
 NEW_PASSWORD = "correct-horse-battery-staple-9"

@@ -21,7 +21,7 @@ async def gql(
 ) -> dict[str, Any]:
     """The whole JSON response but its cost estimate; a non-200 status fails the test.
 
-    Every response reports `extensions.cost` (tests/test_limits.py checks it); it is left
+    Every response reports `extensions.cost` (tests/execution/test_limits.py checks it); it is left
     out here so that tests can compare the rest of a response whole.
     """
     headers = {"Authorization": f"Bearer {token}"} if token else {}

@@ -14,7 +14,7 @@ import subprocess
 import pytest
 
 from db.settings import Settings
-from tests.servers import CLIENT, npm_ci, serving_process
+from tests.support.servers import CLIENT, npm_ci, serving_process
 
 pytestmark = pytest.mark.node
 

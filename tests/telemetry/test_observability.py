@@ -24,11 +24,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 import db.users
 from graph.telemetry.metrics import Metrics, PoolCollector
-from tests.conftest import StatementCounter
-from tests.gql import REGISTER, gql, register
-from tests.graph.factories import create_article
-from tests.served import served
-from tests.servers import ROOT, free_port
+from tests.support.counting import StatementCounter
+from tests.support.factories import create_article
+from tests.support.gql import REGISTER, gql, register
+from tests.support.served import served
+from tests.support.servers import ROOT, free_port
 
 ARTICLES = """
 query Articles($n: Int) {

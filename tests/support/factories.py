@@ -11,7 +11,7 @@ from sqlalchemy import func, select, text
 import db.articles
 from db.models import User
 from db.sql.engine import Database
-from tests import gql as client_gql
+from tests.support import gql as client_gql
 
 ERRORS = "errors { field message code }"
 

@@ -20,7 +20,7 @@ from fastapi import FastAPI
 from db.settings import Settings
 from graph.transport.protocol import PROTOCOL
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "tests" / "client"
 #: `conduit serve` bounds WebSocket messages by MAX_REQUEST_BYTES; the servers here do too.
 DEFAULT_MAX_REQUEST_BYTES: int = Settings.model_fields["max_request_bytes"].default

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from graphql import get_introspection_query
 
-from tests.conftest import StatementCounter
-from tests.served import post, served
+from tests.support.counting import StatementCounter
+from tests.support.served import post, served
 
 DEEP_INTROSPECTION = (
     "{ __schema { types { fields { type { " + "ofType { " * 12 + "name" + " }" * 12 + " } } } } }"

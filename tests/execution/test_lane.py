@@ -23,9 +23,9 @@ from starlette.types import Message, Receive, Scope, Send
 from db.settings import Settings
 from graph.app import GraphQLApp, create_app
 from graph.execution.lane import PLANS_CACHED, QueryLane
-from tests.conftest import _empty_tables, settings_for
-from tests.gql import register
-from tests.graph.factories import add_comment, create_article, favorite, follow, gql
+from tests.support.engines import empty_tables, settings_for
+from tests.support.factories import add_comment, create_article, favorite, follow, gql
+from tests.support.gql import register
 
 URL = "/graphql"
 BASE = "http://conduit.test"
@@ -158,7 +158,7 @@ async def served(migrated_url: str) -> AsyncIterator[Served]:
     settings = settings_for(migrated_url)
     lane_app, general_app = create_app(settings), without_lane(settings)
     async with lane_app.router.lifespan_context(lane_app), general_app.router.lifespan_context(general_app):
-        await _empty_tables(lane_app)
+        await empty_tables(lane_app)
         async with (
             httpx.AsyncClient(transport=httpx.ASGITransport(app=lane_app), base_url=BASE) as lane,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=general_app), base_url=BASE) as general,
@@ -166,7 +166,7 @@ async def served(migrated_url: str) -> AsyncIterator[Served]:
             paths = Paths(lane, general, lane_app, settings)
             count_general_path(lane_app, paths.general_calls)
             yield Served(paths, await seed(general))
-        await _empty_tables(lane_app)
+        await empty_tables(lane_app)
 
 
 @pytest.fixture

@@ -15,9 +15,9 @@ from fastapi import FastAPI
 
 from db.settings import Settings
 from graph.app import create_app
-from tests.conftest import _empty_tables
-from tests.gql import register
-from tests.test_lane import count_general_path
+from tests.execution.test_lane import count_general_path
+from tests.support.engines import empty_tables
+from tests.support.gql import register
 
 APP_ORIGIN = "https://app.example"
 OTHER_ORIGIN = "https://evil.example"
@@ -49,7 +49,7 @@ async def listed(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """A client of the app with CORS_ALLOWED_ORIGINS set to one origin, APP_ORIGIN."""
     app = create_app(settings.model_copy(update={"cors_allowed_origins": [APP_ORIGIN]}))
     async with app.router.lifespan_context(app):
-        await _empty_tables(app)
+        await empty_tables(app)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://conduit.test") as http:
             yield http

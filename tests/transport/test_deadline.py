@@ -2,7 +2,7 @@
 operation is cancelled, its transaction rolled back, and its connections go back to the pool.
 
 A slow database, honestly: on PostgreSQL a TCP proxy holds back every answer of the server
-(tests/proxy.py), so each statement is slow but within its own timeout, and a mutation of 20
+(tests/support/proxy.py), so each statement is slow but within its own timeout, and a mutation of 20
 tags, a few dozen statements, would take many times the deadline. SQLite has no network: its
 slow database is a writer of another process holding the write lock, which the mutation
 waits on (within its busy timeout); its reads are never held up (WAL), so the read through
@@ -30,11 +30,11 @@ from sqlalchemy.engine import make_url
 from db.settings import Settings
 from graph.app import create_app
 from graph.transport.view import GRAPHQL_RESPONSE_JSON
-from tests.conftest import engine_url, settings_for
-from tests.gql import gql, register
-from tests.graph.factories import CREATE_ARTICLE, article_input, count_rows
-from tests.proxy import Proxy
-from tests.servers import serving_in_loop
+from tests.support.engines import engine_url, settings_for
+from tests.support.factories import CREATE_ARTICLE, article_input, count_rows
+from tests.support.gql import gql, register
+from tests.support.proxy import Proxy
+from tests.support.servers import serving_in_loop
 
 DEADLINE = 2.0  # small, but not so small that the fast requests around it meet it
 LATENCY = 1.0

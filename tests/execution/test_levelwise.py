@@ -32,11 +32,11 @@ from db.settings import Settings
 from graph.app import create_app
 from graph.batch import batch_of
 from graph.schema import create_schema
-from tests.conftest import settings_for
-from tests.gql import register
-from tests.graph.factories import add_comment, create_article, favorite, follow, gql
+from tests.support.engines import settings_for
+from tests.support.factories import add_comment, create_article, favorite, follow, gql
+from tests.support.gql import register
 
-CLIENT = Path(__file__).parent / "client"
+CLIENT = Path(__file__).resolve().parents[1] / "client"
 BASE = "http://conduit.test"
 
 #: Fields that are resolved object by object on purpose, with the reason.

@@ -19,9 +19,9 @@ from websockets.exceptions import ConnectionClosed
 
 from db.settings import Settings
 from graph.transport.view import GRAPHQL_RESPONSE_JSON
-from tests.gql import register
-from tests.servers import serving_in_loop
-from tests.test_subscriptions import TransportWs, open_socket
+from tests.support.gql import register
+from tests.support.servers import serving_in_loop
+from tests.transport.test_subscriptions import TransportWs, open_socket
 
 SUBJECTS: dict[str, object] = {
     "superscript two": "²",

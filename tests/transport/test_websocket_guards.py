@@ -29,9 +29,9 @@ from websockets.exceptions import ConnectionClosed
 import db.comments
 from db.settings import Settings
 from graph.app import create_app
-from tests.conftest import settings_for
-from tests.servers import ROOT, free_port, serving_in_loop
-from tests.test_subscriptions import TransportWs, add_comment, article_by, eventually, open_socket
+from tests.support.engines import settings_for
+from tests.support.servers import ROOT, free_port, serving_in_loop
+from tests.transport.test_subscriptions import TransportWs, add_comment, article_by, eventually, open_socket
 
 LIMITS = {"max_query_cost": 50, "max_query_depth": 8, "max_query_aliases": 2, "max_query_tokens": 80}
 # One comment's article, its comments and their authors: 10 + 10 * 5 rows for each event.

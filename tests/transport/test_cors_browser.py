@@ -28,9 +28,9 @@ from starlette.routing import Route
 
 from db.settings import Settings
 from graph.app import create_app
-from tests.conftest import _empty_tables
-from tests.servers import serving_in_loop
-from tests.tools import chromium_path
+from tests.support.engines import empty_tables
+from tests.support.servers import serving_in_loop
+from tests.support.tools import chromium_path
 
 pytestmark = pytest.mark.browser
 CHROMIUM_FLAGS = [
@@ -80,7 +80,7 @@ FIND_USER = {"query": '{ user(username: "pageuser") { username } }'}
 
 
 def chromium() -> str:
-    """Chromium's path; the `browser` marker (tests/tools.py) skips the module without it."""
+    """Chromium's path; the `browser` marker (tests/support/tools.py) skips the module without it."""
     path = chromium_path()
     assert path is not None
     return path
@@ -140,7 +140,7 @@ async def run_page(
     overrides = {} if allowed is None else {"cors_allowed_origins": allowed}
     app = create_app(settings.model_copy(update=overrides))
     async with app.router.lifespan_context(app):
-        await _empty_tables(app)
+        await empty_tables(app)
         async with serving_in_loop(app) as address:
             page_app.api = f"http://{address}/graphql"
             assert page_origin != f"http://{address}"

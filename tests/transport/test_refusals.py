@@ -11,7 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.servers import serving_in_loop
+from tests.support.servers import serving_in_loop
 
 REGISTER = (
     'mutation { register(input: {username: "viaput", email: "viaput@example.com", '

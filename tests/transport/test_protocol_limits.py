@@ -21,7 +21,7 @@ from urllib.parse import quote
 import pytest
 
 from db.migrate import upgrade
-from tests.servers import serving_process
+from tests.support.servers import serving_process
 
 LIMIT = 1024 * 1024  # MAX_REQUEST_BYTES's default
 TYPENAME_QUERY = quote("{ __typename }")

@@ -27,9 +27,9 @@ from db.events import CHANNEL, PostgresCommentEvents
 from db.settings import Settings
 from graph.app import create_app
 from graph.node import to_global_id
-from tests.conftest import settings_for
-from tests.gql import gql, register
-from tests.servers import serving_in_loop
+from tests.support.engines import settings_for
+from tests.support.gql import gql, register
+from tests.support.servers import serving_in_loop
 
 CREATE_ARTICLE = """
 mutation CreateArticle($input: CreateArticleInput!) {
