@@ -30,7 +30,7 @@ from starlette.routing import Route
 from db.migrate import upgrade
 from db.settings import Settings
 from graph.app import create_app
-from graph.observability import RecordOperation, RequestObserver
+from graph.telemetry.requests import RecordOperation, RequestObserver
 
 BODY = b'{"query": "{ __typename }"}'
 

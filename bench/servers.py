@@ -52,7 +52,7 @@ class Server:
 
 def ours(config: BenchConfig, *, batching: bool = True, port: int = 8101) -> Server:
     """Our app under uvicorn as `conduit serve` runs it (uvloop, httptools with its writes joined:
-    graph/serving.py), one worker, no access log, production settings."""
+    graph/transport/protocol.py), one worker, no access log, production settings."""
     return Server(
         name="ours" if batching else "ours-n+1",
         description="Conduit GraphQL" + ("" if batching else " with DataLoader batching off (N+1)"),
@@ -70,7 +70,7 @@ def ours(config: BenchConfig, *, batching: bool = True, port: int = 8101) -> Ser
             "--loop",
             "uvloop",
             "--http",
-            "graph.serving:HttpProtocol",
+            "graph.transport.protocol:HttpProtocol",
             "--log-level",
             "warning",
             "--ws-max-size",  # as `conduit serve`: WebSocket messages bounded by MAX_REQUEST_BYTES

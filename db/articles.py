@@ -1,4 +1,4 @@
-"""Articles, their tags and favorites."""
+"""Articles and their tags (favorites are in db/favorites.py)."""
 
 from __future__ import annotations
 
@@ -17,10 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
-from db.fetch import Reader, fetch
-from db.models import Article, ArticleSlug, Favorite, Follow, User, utc_now
-from db.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
-from db.statements import Record, any_of, author_columns, counts_by, insert_ignoring_duplicates
+from db.models import Article, ArticleSlug, Favorite, User, utc_now
+from db.sql.fetch import Reader, fetch
+from db.sql.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
+from db.sql.statements import Record, any_of, author_columns, counts_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,8 +34,6 @@ class ArticleFilter:
 
 _ARTICLES = Article.__table__
 NEWEST_FIRST = (_ARTICLES.c.created_at, _ARTICLES.c.id)
-_FAVORITES = Favorite.__table__
-RECENTLY_FAVORITED = (_FAVORITES.c.created_at, _FAVORITES.c.article_id)
 _AUTHORS = User.__table__.alias("author")
 # What a read of articles shows: the article, its tag names (`tags.TagNames`) and its author
 # (a nested record, `author`): a page of articles and what it shows in one statement.
@@ -47,10 +45,6 @@ _SHOWN = (
 _WITH_AUTHORS = _ARTICLES.join(_AUTHORS, _AUTHORS.c.id == _ARTICLES.c.author_id)
 _BY_SLUG = select(*_SHOWN).select_from(_WITH_AUTHORS).where(_ARTICLES.c.slug == bindparam("slug"))
 _BY_IDS = select(*_SHOWN).select_from(_WITH_AUTHORS).where(any_of(_ARTICLES.c.id))
-_FAVORITE_COUNTS = counts_by(_FAVORITES.c.article_id)
-_FAVORITED = select(_FAVORITES.c.article_id).where(
-    _FAVORITES.c.user_id == bindparam("user_id"), any_of(_FAVORITES.c.article_id)
-)
 
 
 async def get_by_slug(session: Reader, slug: str) -> Record | None:
@@ -121,35 +115,6 @@ async def count_articles(session: Reader, *, narrowing: ArticleFilter) -> int:
     return int(count)
 
 
-@cache
-def _feed(shape: Shape) -> Query:
-    followed = select(Follow.followee_id).where(Follow.follower_id == bindparam("follower_id"))
-    shown = select(*_SHOWN).select_from(_WITH_AUTHORS).where(_ARTICLES.c.author_id.in_(followed))
-    return windowed(shown, NEWEST_FIRST, descending=True, shape=shape)
-
-
-async def list_feed(session: Reader, *, follower_id: int, window: Window) -> Slice:
-    """Articles by the users `follower_id` follows, newest first."""
-    parameters = {"follower_id": follower_id, **window.parameters()}
-    return cut(await fetch(session, _feed(window.shape), parameters), window)
-
-
-_FEED_COUNT = (
-    select(func.count())
-    .select_from(_ARTICLES)
-    .where(
-        _ARTICLES.c.author_id.in_(
-            select(Follow.followee_id).where(Follow.follower_id == bindparam("follower_id"))
-        )
-    )
-)
-
-
-async def count_feed(session: Reader, *, follower_id: int) -> int:
-    [(count,)] = await fetch(session, _FEED_COUNT, {"follower_id": follower_id})
-    return int(count)
-
-
 _AUTHOR_PAGES = ParentPages(
     select(*_SHOWN), _WITH_AUTHORS, _ARTICLES.c.id, _ARTICLES.c.author_id, NEWEST_FIRST, descending=True
 )
@@ -165,43 +130,6 @@ _COUNTS_BY_AUTHOR = counts_by(_ARTICLES.c.author_id)
 
 async def counts_by_author_id(session: Reader, author_ids: Sequence[int]) -> dict[int, int]:
     return dict(await fetch(session, _COUNTS_BY_AUTHOR, {"ids": author_ids}))
-
-
-_FAVORITE_PAGES = ParentPages(
-    select(*_SHOWN),
-    _WITH_AUTHORS,
-    _ARTICLES.c.id,
-    _FAVORITES.c.user_id,
-    RECENTLY_FAVORITED,
-    descending=True,
-)
-
-
-async def favorites_pages_by_user_id(
-    session: Reader, user_ids: Sequence[int], window: Window
-) -> dict[int, Slice]:
-    """Each user's favorited articles, most recently favorited first; a row's `page_sort` is
-    when the user favorited it."""
-    return await _FAVORITE_PAGES.read(session, user_ids, window)
-
-
-_FAVORITES_COUNTS_BY_USER = counts_by(_FAVORITES.c.user_id)
-
-
-async def favorites_counts_by_user_id(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
-    return dict(await fetch(session, _FAVORITES_COUNTS_BY_USER, {"ids": user_ids}))
-
-
-async def favorite_counts(session: Reader, article_ids: Sequence[int]) -> dict[int, int]:
-    """Number of favorites per article; articles without any are absent."""
-    return dict(await fetch(session, _FAVORITE_COUNTS, {"ids": article_ids}))
-
-
-async def favorited_ids(session: Reader, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
-    """Which of `article_ids` the user favorited."""
-    return {
-        row.article_id for row in await fetch(session, _FAVORITED, {"user_id": user_id, "ids": article_ids})
-    }
 
 
 async def create(
@@ -343,26 +271,6 @@ async def delete_article(session: AsyncSession, *, editor_id: int, slug: str) ->
     article = await _owned(session, slug=slug, user_id=editor_id, lock=True)
     await session.execute(delete(Article).where(Article.id == article.id))
     return article.id
-
-
-async def favorite(session: AsyncSession, *, user_id: int, slug: str) -> Article:
-    """Idempotent."""
-    article = await get_existing(session, slug, keep=True)
-    await insert_ignoring_duplicates(
-        session,
-        Favorite,
-        [{"user_id": user_id, "article_id": article.id, "created_at": utc_now()}],
-    )
-    return article
-
-
-async def unfavorite(session: AsyncSession, *, user_id: int, slug: str) -> Article:
-    """Idempotent."""
-    article = await get_existing(session, slug)
-    await session.execute(
-        delete(Favorite).where(Favorite.user_id == user_id, Favorite.article_id == article.id)
-    )
-    return article
 
 
 async def get_existing(

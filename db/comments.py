@@ -9,10 +9,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import articles, rules
 from db.errors import Forbidden, NotFound
-from db.fetch import Reader, fetch
 from db.models import Comment, User, utc_now
-from db.paging import ParentPages, Slice, Window
-from db.statements import Record, any_of, author_columns, counts_by
+from db.sql.fetch import Reader, fetch
+from db.sql.paging import ParentPages, Slice, Window
+from db.sql.statements import Record, any_of, author_columns, counts_by
 
 _COMMENTS = Comment.__table__
 OLDEST_FIRST = (_COMMENTS.c.created_at, _COMMENTS.c.id)

@@ -6,6 +6,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 import db.articles
 import db.comments
+import db.favorites
+import db.follows
 import db.users
 from db.passwords import Passwords
 
@@ -58,6 +60,6 @@ async def seed(session: AsyncSession, passwords: Passwords) -> bool:
         )
     for author, slug, body in _COMMENTS:
         await db.comments.create(session, author_id=ids[author], article_slug=slug, body=body)
-    await db.users.follow(session, follower_id=ids["jake"], username="ada")
-    await db.articles.favorite(session, user_id=ids["ada"], slug="how-to-train-your-dragon")
+    await db.follows.follow(session, follower_id=ids["jake"], username="ada")
+    await db.favorites.favorite(session, user_id=ids["ada"], slug="how-to-train-your-dragon")
     return True

@@ -63,13 +63,13 @@ class Settings(BaseSettings):
     # enforces on its side, plus a second, for a server that vanished and can enforce
     # nothing), it bounds how long a request waits on a database that stopped answering.
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
-    # The whole of one HTTP request, however many statements it runs (graph/deadline.py).
+    # The whole of one HTTP request, however many statements it runs (graph/transport/deadline.py).
     request_timeout_seconds: float = Field(default=30.0, gt=0)
 
     graphiql: bool | None = None
     introspection: bool | None = None
 
-    # Operation limits (graph/limits.py), checked before anything executes.
+    # Operation limits (graph/execution/limits.py), checked before anything executes.
     max_query_depth: int = Field(default=15, ge=1)
     max_query_aliases: int = Field(default=30, ge=0)
     max_query_tokens: int = Field(default=2000, ge=1)

@@ -14,10 +14,10 @@ from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.sqltypes import NULLTYPE
 from sqlalchemy.sql.visitors import InternalTraversal
 
-from db.fetch import Reader, fetch
 from db.models import ArticleTag, Tag
-from db.paging import Query
-from db.statements import any_of, insert_ignoring_duplicates
+from db.sql.fetch import Reader, fetch
+from db.sql.paging import Query
+from db.sql.statements import any_of, insert_ignoring_duplicates
 
 
 @dataclass(frozen=True, slots=True)

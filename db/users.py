@@ -1,20 +1,20 @@
-"""Accounts, profiles and follows."""
+"""Accounts and profiles (follows are in db/follows.py)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules
-from db.errors import BadCredentials, DomainError, Invalid, Invalids, NotFound, Taken
-from db.fetch import Reader, fetch
-from db.models import Follow, User, utc_now
+from db.errors import BadCredentials, DomainError, Invalid, Invalids, Taken
+from db.models import User, utc_now
 from db.passwords import Passwords
-from db.statements import Record, any_of, author_columns, counts_by, insert_ignoring_duplicates
+from db.sql.fetch import Reader, fetch
+from db.sql.statements import Record, any_of, author_columns
 from db.throttle import LoginThrottle
 
 TAKEN = "has already been taken"
@@ -182,54 +182,3 @@ async def _flush_unique(session: AsyncSession) -> None:
     except IntegrityError as error:
         field = "email" if "email_key" in str(error.orig) else "username"
         raise Taken(TAKEN, field=(field,)) from None
-
-
-async def follow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
-    """Idempotent; following oneself is `Invalid`."""
-    followee = await _existing(session, username)
-    if followee.id == follower_id:
-        raise Invalid("you cannot follow yourself", field=("username",))
-    await insert_ignoring_duplicates(
-        session, Follow, [{"follower_id": follower_id, "followee_id": followee.id, "created_at": utc_now()}]
-    )
-    return followee
-
-
-async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
-    """Idempotent: unfollowing someone not followed changes nothing."""
-    followee = await _existing(session, username)
-    await session.execute(
-        delete(Follow).where(Follow.follower_id == follower_id, Follow.followee_id == followee.id)
-    )
-    return followee
-
-
-async def _existing(session: AsyncSession, username: str) -> Record:
-    user = await get_by_username(session, username)
-    if user is None:
-        raise NotFound("user not found", field=("username",))
-    return user
-
-
-_FOLLOWS = Follow.__table__
-_FOLLOWED = select(_FOLLOWS.c.followee_id).where(
-    _FOLLOWS.c.follower_id == bindparam("follower_id"), any_of(_FOLLOWS.c.followee_id)
-)
-_FOLLOWERS = counts_by(_FOLLOWS.c.followee_id)
-_FOLLOWING = counts_by(_FOLLOWS.c.follower_id)
-
-
-async def followed_ids(session: Reader, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
-    """Which of `user_ids` the follower follows."""
-    followed = await fetch(session, _FOLLOWED, {"follower_id": follower_id, "ids": user_ids})
-    return {row.followee_id for row in followed}
-
-
-async def follower_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
-    """Followers per user; users without any are absent."""
-    return dict(await fetch(session, _FOLLOWERS, {"ids": user_ids}))
-
-
-async def following_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
-    """Users followed per user; users following nobody are absent."""
-    return dict(await fetch(session, _FOLLOWING, {"ids": user_ids}))

@@ -19,27 +19,28 @@ from starlette.types import Scope
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
-from db.engine import Database
 from db.events import comment_events_for
 from db.passwords import Passwords
 from db.settings import Settings
+from db.sql.engine import Database
 from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
-from graph.cors import CORS
-from graph.deadline import Deadline
-from graph.encoding import encode_json
-from graph.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
-from graph.http import JSON, REFUSAL_CODES, GraphQLOverHTTP
+from graph.errors import RequestCode, refusal_code
+from graph.execution.lane import QueryLane
 from graph.idempotency import HEADER as IDEMPOTENCY_KEY
-from graph.lane import QueryLane
-from graph.logs import configure_logging
-from graph.metrics import Metrics, metrics_endpoint
 from graph.mutations import settle as settle_mutation
-from graph.observability import RequestObserver, count_statements
 from graph.schema import create_schema
-from graph.subscriptions import TextFrameWebSocket
-from graph.tracing import install_tracer_provider
+from graph.telemetry.logs import configure_logging
+from graph.telemetry.metrics import Metrics, metrics_endpoint
+from graph.telemetry.requests import RequestObserver, count_statements
+from graph.telemetry.tracing import install_tracer_provider
+from graph.transport.cors import CORS
+from graph.transport.deadline import Deadline
+from graph.transport.encoding import encode_json
+from graph.transport.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
+from graph.transport.view import JSON, GraphQLOverHTTP
+from graph.transport.websocket import TextFrameWebSocket
 
 log = logging.getLogger("conduit")
 _CONTEXTS = "conduit.contexts"
@@ -79,14 +80,18 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
             authorization = params.get("Authorization", params.get("authorization"))
         if authorization is None:
             if context.auth_error is not None:  # a bad token in the upgrade request's header
-                raise ConnectionRejectionError({"message": context.auth_error, "code": "UNAUTHENTICATED"})
+                raise ConnectionRejectionError(
+                    {"message": context.auth_error, "code": RequestCode.UNAUTHENTICATED}
+                )
             return NO_ACK_PAYLOAD
         if not isinstance(authorization, str):
             raise ConnectionRejectionError({"message": "Authorization must be a string"})
         try:
             viewer_id = viewer_id_from_header(context.services.settings, authorization)
         except InvalidToken as error:
-            raise ConnectionRejectionError({"message": str(error), "code": "UNAUTHENTICATED"}) from None
+            raise ConnectionRejectionError(
+                {"message": str(error), "code": RequestCode.UNAUTHENTICATED}
+            ) from None
         context.viewer_id, context.auth_error = viewer_id, None
         context.forget_loaded()
         return NO_ACK_PAYLOAD
@@ -130,7 +135,7 @@ async def _refusal(request: Request, exc: Exception) -> Response:
     `{"detail": …}`; their headers (`Allow`) kept, and no body for HEAD."""
     assert isinstance(exc, StarletteHTTPException)
     status = exc.status_code
-    code = REFUSAL_CODES.get(status, "INTERNAL_SERVER_ERROR" if status >= 500 else "BAD_REQUEST")
+    code = refusal_code(status)
     body = {"errors": [{"message": exc.detail, "extensions": {"code": code}}]}
     response = Response(encode_json(body), status_code=status, media_type=JSON, headers=exc.headers)
     if request.scope.get("method") == "HEAD":

@@ -1,4 +1,6 @@
-"""Articles: the type, its connection, the article queries and mutations."""
+"""Articles: the type, its connection, the article queries, and the article lists hung on
+users (`article_pages`, `favorite_pages`, `feeds`). The mutations are in
+graph/article_mutations.py."""
 
 from __future__ import annotations
 
@@ -10,18 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 import strawberry
 
 import db.articles
+import db.favorites
+import db.feeds
 import db.rules
-from db.errors import DomainError
-from db.paging import Key, Slice, Window
+from db.sql.paging import Key, Slice, Window
 from graph import pagination
-from graph.batch import at_root, batched
+from graph.batch import at_root, batched, later
 from graph.context import Context, Info
-from graph.errors import UserError, user_errors
-from graph.ids import to_global_id
 from graph.loaders import load_all
 from graph.node import Node
 from graph.pagination import PageInfo, total_counts
-from graph.users import User
+from graph.users import User, Viewer, authors
 
 if TYPE_CHECKING:
     from graph.comments import CommentConnection
@@ -42,34 +43,6 @@ async def favorited_flags(articles: Sequence[Article], context: Context) -> list
 async def favorites_counts(articles: Sequence[Article], context: Context) -> list[int]:
     loader = context.loaders.favorites_count_by_article_id
     return await load_all(loader, [a.row_id for a in articles])
-
-
-async def authors(writings: Sequence[Any], context: Context) -> list[User]:
-    """The authors of articles or comments (anything with an `author_id`, and an `author_row`
-    when it was read with them)."""
-    missing = [w.author_id for w in writings if w.author_row is None]
-    loaded = dict(zip(missing, await load_all(context.loaders.user_by_id, missing), strict=True))
-    shown: dict[int, User] = {}
-    for writing in writings:
-        if writing.author_id not in shown:
-            row = loaded[writing.author_id] if writing.author_row is None else writing.author_row
-            shown[writing.author_id] = User.from_row(row)
-    return [shown[w.author_id] for w in writings]
-
-
-async def comment_pages(
-    articles: Sequence[Article], context: Context, first: int | None = None, after: str | None = None
-) -> list[CommentConnection]:
-    from graph.comments import CommentConnection
-
-    loaders = context.loaders
-    return await pagination.connections(
-        [article.row_id for article in articles],
-        pagination.window(first, after),
-        loaders.comments_page_by_article_id,
-        loaders.comments_count_by_article_id,
-        CommentConnection.from_slice,
-    )
 
 
 @strawberry.type
@@ -123,7 +96,7 @@ class Article(Node):
     async def author(self, info: Info) -> User: ...
 
     @strawberry.field(description="Comments, oldest first.")
-    @batched(comment_pages)
+    @batched(later("graph.comments", "comment_pages"))
     async def comments(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> CommentConnectionType: ...
@@ -177,6 +150,56 @@ class ArticleConnection:
         )
 
 
+async def article_pages(
+    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+) -> list[ArticleConnection]:
+    """Each user's articles, newest first."""
+    loaders = context.loaders
+    return await pagination.connections(
+        [user.row_id for user in users],
+        pagination.window(first, after),
+        loaders.articles_page_by_author_id,
+        loaders.articles_count_by_author_id,
+        ArticleConnection.from_slice,
+    )
+
+
+async def favorite_pages(
+    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+) -> list[ArticleConnection]:
+    """Each user's favorites, most recently favorited first."""
+    loaders = context.loaders
+    return await pagination.connections(
+        [user.row_id for user in users],
+        pagination.window(first, after),
+        loaders.favorites_page_by_user_id,
+        loaders.favorites_count_by_user_id,
+        partial(ArticleConnection.from_slice, key=lambda row: (row.page_sort, row.id)),
+    )
+
+
+async def feeds(
+    viewers: Sequence[Viewer],
+    context: Context,
+    first: int | None = None,
+    after: str | None = None,
+    last: int | None = None,
+    before: str | None = None,
+) -> list[ArticleConnection]:
+    """The feed of each viewer (there is only ever one per request)."""
+    window = pagination.window(first, after, last, before)
+    connections = []
+    for viewer in viewers:
+        follower_id = viewer.user.row_id
+        page = await context.read(partial(db.feeds.list_feed, follower_id=follower_id, window=window))
+
+        async def total(follower_id: int = follower_id) -> int:
+            return await context.read(partial(db.feeds.count_feed, follower_id=follower_id))
+
+        connections.append(ArticleConnection.from_slice(page, window, total))
+    return connections
+
+
 @strawberry.input(description="Narrows the global article list; given filters combine with AND.")
 class ArticleFilter:
     tag: str | None = strawberry.field(default=None, description="Only articles carrying this tag.")
@@ -184,42 +207,6 @@ class ArticleFilter:
     favorited_by: str | None = strawberry.field(
         default=None, description="Only articles favorited by this username."
     )
-
-
-@strawberry.input
-class CreateArticleInput:
-    title: str
-    description: str
-    body: str
-    tag_list: list[str] | None = None
-
-
-@strawberry.input
-class UpdateArticleInput:
-    slug: str
-    title: strawberry.Maybe[str | None]
-    description: strawberry.Maybe[str | None]
-    body: strawberry.Maybe[str | None]
-    tag_list: strawberry.Maybe[list[str] | None]
-    expected_updated_at: datetime | None = strawberry.field(
-        default=None,
-        description="When given, the update is refused with CONFLICT unless the article's "
-        "updatedAt still equals it.",
-    )
-
-
-@strawberry.type
-class ArticlePayload:
-    article: Article | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class DeletePayload:
-    deleted_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The global ID of what was deleted; null when errors is not empty."
-    )
-    errors: list[UserError] = strawberry.field(default_factory=list)
 
 
 async def find_article(context: Context, *, slug: str) -> Article | None:
@@ -270,79 +257,3 @@ class ArticleQueries:
         before: str | None = None,
         filter: ArticleFilter | None = None,
     ) -> ArticleConnection: ...
-
-
-@strawberry.type
-class ArticleMutations:
-    @strawberry.mutation
-    async def create_article(self, info: Info, input: CreateArticleInput) -> ArticlePayload:
-        context = info.context
-        try:
-            async with context.unit_of_work() as work:
-                row = await db.articles.create(
-                    work.session,
-                    author_id=work.viewer_id,
-                    title=input.title,
-                    description=input.description,
-                    body=input.body,
-                    tag_list=input.tag_list,
-                )
-        except DomainError as error:
-            return ArticlePayload(errors=user_errors(error))
-        # What the transaction wrote, shown without reading it back: a new article's tags as
-        # given (cleaned as `create` cleaned them), its author, no favorites yet.
-        context.loaders.favorites_count_by_article_id.prime(row.id, 0)
-        context.loaders.favorited_by_article_id.prime(row.id, False)
-        tag_names = db.rules.tag_list(input.tag_list or [])
-        return ArticlePayload(article=Article.from_row(row, tag_names=tag_names, author=work.author))
-
-    @strawberry.mutation
-    async def update_article(self, info: Info, input: UpdateArticleInput) -> ArticlePayload:
-        context = info.context
-        changes = {
-            name: given.value
-            for name in ("title", "description", "body", "tag_list")
-            if (given := getattr(input, name)) is not None
-        }
-        try:
-            async with context.unit_of_work() as work:
-                row = await db.articles.update(
-                    work.session,
-                    editor_id=work.viewer_id,
-                    slug=input.slug,
-                    expected_updated_at=input.expected_updated_at,
-                    **changes,
-                )
-        except DomainError as error:
-            return ArticlePayload(errors=user_errors(error))
-        return ArticlePayload(article=Article.from_row(row))
-
-    @strawberry.mutation
-    async def delete_article(self, info: Info, slug: str) -> DeletePayload:
-        context = info.context
-        try:
-            async with context.unit_of_work() as work:
-                article_id = await db.articles.delete_article(
-                    work.session, editor_id=work.viewer_id, slug=slug
-                )
-        except DomainError as error:
-            return DeletePayload(errors=user_errors(error, ()))
-        return DeletePayload(deleted_id=strawberry.ID(to_global_id("Article", article_id)))
-
-    @strawberry.mutation
-    async def favorite_article(self, info: Info, slug: str) -> ArticlePayload:
-        return await _change_favorite(info, slug, db.articles.favorite)
-
-    @strawberry.mutation
-    async def unfavorite_article(self, info: Info, slug: str) -> ArticlePayload:
-        return await _change_favorite(info, slug, db.articles.unfavorite)
-
-
-async def _change_favorite(info: Info, slug: str, change: Any) -> ArticlePayload:
-    context = info.context
-    try:
-        async with context.unit_of_work() as work:
-            row = await change(work.session, user_id=work.viewer_id, slug=slug)
-    except DomainError as error:
-        return ArticlePayload(errors=user_errors(error, ()))
-    return ArticlePayload(article=Article.from_row(row))

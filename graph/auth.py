@@ -8,7 +8,7 @@ import jwt
 
 from db.settings import Settings
 from graph.context import Context, Services
-from graph.ids import MAX_PK
+from graph.node import MAX_PK
 
 _SCHEMES = ("bearer", "token")
 

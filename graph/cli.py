@@ -58,9 +58,9 @@ def main(argv: list[str] | None = None) -> None:
 def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
     import uvicorn
 
-    from graph.logs import configure_logging
-    from graph.serving import PROTOCOL
-    from graph.subscriptions import WEBSOCKET_PROTOCOL
+    from graph.telemetry.logs import configure_logging
+    from graph.transport.protocol import PROTOCOL
+    from graph.transport.websocket import WEBSOCKET_PROTOCOL
 
     configure_logging(settings)  # the supervisor's lines (workers, reload) are JSON too
     uvicorn.run(
@@ -73,8 +73,8 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         workers=arguments.workers,
         reload=arguments.reload,
         log_level=settings.log_level.lower(),
-        log_config=None,  # graph/logs.py configures logging, in every worker's create_app
-        access_log=False,  # graph/observability.py writes the access line
+        log_config=None,  # graph/telemetry/logs.py configures logging, in every worker's create_app
+        access_log=False,  # graph/telemetry/requests.py writes the access line
         # A WebSocket message over MAX_REQUEST_BYTES is refused (1009) as its frames are read,
         # before it is buffered: uvicorn's default would take 16 MiB per message.
         ws_max_size=settings.max_request_bytes,
@@ -82,9 +82,9 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
 
 
 async def _seed(settings: Settings) -> bool:
-    from db.engine import Database
     from db.passwords import Passwords
     from db.seed import seed
+    from db.sql.engine import Database
 
     database = Database.from_settings(settings)
     try:

@@ -1,4 +1,4 @@
-"""Comments: the type, its connection and the comment mutations."""
+"""Comments: the type, its connection (`comment_pages`), the mutations and the subscription."""
 
 from __future__ import annotations
 
@@ -12,17 +12,16 @@ import db.articles
 import db.comments
 import db.events
 from db.errors import DomainError, NotFound
-from db.paging import Slice, Window
+from db.sql.paging import Slice, Window
 from graph import pagination
-from graph.articles import Article, DeletePayload, authors
+from graph.articles import Article
 from graph.batch import batched
 from graph.context import Context, Info
 from graph.errors import BadUserInput, ServiceUnavailable, UserError, user_errors
-from graph.ids import from_global_id
 from graph.loaders import load_all
-from graph.node import Node
+from graph.node import DeletePayload, Node, from_global_id
 from graph.pagination import PageInfo, total_counts
-from graph.users import User
+from graph.users import User, authors
 
 
 async def commented_articles(comments: Sequence[Comment], context: Context) -> list[Article]:
@@ -95,6 +94,19 @@ class CommentConnection:
     @classmethod
     def from_slice(cls, page: Slice, window: Window, count: Callable[[], Awaitable[int]]) -> Self:
         return cls(nodes=[Comment.from_row(row) for row in page.rows], page=page, window=window, count=count)
+
+
+async def comment_pages(
+    articles: Sequence[Article], context: Context, first: int | None = None, after: str | None = None
+) -> list[CommentConnection]:
+    loaders = context.loaders
+    return await pagination.connections(
+        [article.row_id for article in articles],
+        pagination.window(first, after),
+        loaders.comments_page_by_article_id,
+        loaders.comments_count_by_article_id,
+        CommentConnection.from_slice,
+    )
 
 
 @strawberry.input

@@ -12,14 +12,15 @@ from starlette.datastructures import MutableHeaders
 from starlette.responses import Response
 from strawberry.types import Info as StrawberryInfo
 
-from db.engine import Database, ReadRunner, Reads, Transaction
-from db.errors import DomainError, ErrorCode
 from db.events import CommentEvents
-from db.fetch import Reader
 from db.passwords import Passwords
 from db.settings import Settings
-from db.statements import Record
+from db.sql.engine import Database, Transaction
+from db.sql.fetch import Reader
+from db.sql.reads import ReadRunner, Reads
+from db.sql.statements import Record
 from db.throttle import LoginThrottle
+from graph.errors import NotSignedIn
 from graph.loaders import Loaders
 
 T = TypeVar("T")
@@ -34,10 +35,6 @@ class Services:
     passwords: Passwords
     events: CommentEvents
     login_throttle: LoginThrottle
-
-
-class NotSignedIn(DomainError):
-    code = ErrorCode.UNAUTHENTICATED
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +70,7 @@ class Context:
     """Headers of the HTTP response to come; None over a WebSocket."""
     levelwise_tried: str | None = None
     """Why the level-wise executor handed this request's operation to graphql-core, once it
-    did: it is never tried twice for one request (graph/executor.py)."""
+    did: it is never tried twice for one request (graph/execution/levelwise.py)."""
     idempotency_key: str | None = None
     """The request's Idempotency-Key header, over HTTP (graph/idempotency.py)."""
     transaction: Transaction | None = field(default=None, init=False)
@@ -103,7 +100,7 @@ class Context:
         return self.services.database
 
     async def read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
-        """`read(connection)` on the request's read connection (see `db.engine.Reads.run`)."""
+        """`read(connection)` on the request's read connection (see `db.sql.engine.Reads.run`)."""
         return await self.reads.run(read)
 
     async def close(self) -> None:

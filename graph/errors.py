@@ -1,13 +1,74 @@
-"""Errors as clients see them: user errors in payloads, coded GraphQL errors for requests."""
+"""Errors as clients see them, and the one policy that codes and masks them.
+
+- `UserErrorCode`/`UserError`/`user_errors`: a mutation's expected failures, as data.
+- `RequestCode`: every request-level `extensions.code` the server sends (README "Error codes"
+  lists exactly these); `REFUSAL_CODES`: the code of each HTTP-level refusal, by status.
+- `RequestError` and its family: request errors raised by resolvers, safe to show.
+- `mask_unexpected`/`masked`: what a client sees of anything else (coded, masked, logged).
+- `NotSignedIn`: the domain error of a mutation that needs a viewer.
+"""
 
 from __future__ import annotations
 
-from enum import Enum
+import logging
+import re
+import uuid
+from collections.abc import Sequence
+from enum import Enum, StrEnum
+from typing import Any
 
 import strawberry
 from graphql import GraphQLError
 
-from db.errors import DomainError, Invalids, TooManyRequests
+from db.errors import DomainError, ErrorCode, Invalids, TooManyRequests
+from db.sql.availability import database_unavailable
+
+log = logging.getLogger("conduit.errors")
+
+
+class RequestCode(StrEnum):
+    """Every `extensions.code` of a request-level error the server sends: no other module spells
+    one (tests/test_architecture.py checks it, and that README "Error codes" lists exactly
+    these)."""
+
+    GRAPHQL_PARSE_FAILED = "GRAPHQL_PARSE_FAILED"
+    GRAPHQL_VALIDATION_FAILED = "GRAPHQL_VALIDATION_FAILED"
+    BAD_USER_INPUT = "BAD_USER_INPUT"
+    QUERY_TOO_COMPLEX = "QUERY_TOO_COMPLEX"
+    UNAUTHENTICATED = "UNAUTHENTICATED"
+    INTERNAL_SERVER_ERROR = "INTERNAL_SERVER_ERROR"
+    SERVICE_UNAVAILABLE = "SERVICE_UNAVAILABLE"
+    BAD_REQUEST = "BAD_REQUEST"
+    OUTCOME_UNKNOWN = "OUTCOME_UNKNOWN"
+    IDEMPOTENCY_KEY_REUSED = "IDEMPOTENCY_KEY_REUSED"
+    IDEMPOTENCY_KEY_IN_USE = "IDEMPOTENCY_KEY_IN_USE"
+    IDEMPOTENT_RESPONSE_NOT_STORED = "IDEMPOTENT_RESPONSE_NOT_STORED"
+    NOT_FOUND = "NOT_FOUND"
+    PAYLOAD_TOO_LARGE = "PAYLOAD_TOO_LARGE"
+    METHOD_NOT_ALLOWED = "METHOD_NOT_ALLOWED"
+    FORBIDDEN = "FORBIDDEN"
+    UNSUPPORTED_MEDIA_TYPE = "UNSUPPORTED_MEDIA_TYPE"
+    REQUEST_HEADER_FIELDS_TOO_LARGE = "REQUEST_HEADER_FIELDS_TOO_LARGE"
+    REQUEST_TIMEOUT = "REQUEST_TIMEOUT"
+
+
+#: The code of each refusal made at the HTTP level, before any operation runs.
+REFUSAL_CODES = {
+    400: RequestCode.BAD_REQUEST,
+    403: RequestCode.FORBIDDEN,
+    404: RequestCode.NOT_FOUND,
+    405: RequestCode.METHOD_NOT_ALLOWED,
+    413: RequestCode.PAYLOAD_TOO_LARGE,
+    415: RequestCode.UNSUPPORTED_MEDIA_TYPE,
+    500: RequestCode.INTERNAL_SERVER_ERROR,
+    503: RequestCode.SERVICE_UNAVAILABLE,
+}
+
+
+def refusal_code(status: int) -> RequestCode:
+    """The code of an HTTP-level refusal with `status`, also one not in `REFUSAL_CODES`."""
+    fallback = RequestCode.INTERNAL_SERVER_ERROR if status >= 500 else RequestCode.BAD_REQUEST
+    return REFUSAL_CODES.get(status, fallback)
 
 
 @strawberry.enum(description="Why a mutation refused its input.")
@@ -68,31 +129,100 @@ def _camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+class NotSignedIn(DomainError):
+    """A mutation that needs a viewer, run anonymously: an UNAUTHENTICATED user error."""
+
+    code = ErrorCode.UNAUTHENTICATED
+
+
 class RequestError(GraphQLError):
     """A request-level failure with `extensions.code`; safe to show to the client as it is."""
 
-    code = "INTERNAL_SERVER_ERROR"
+    code = RequestCode.INTERNAL_SERVER_ERROR
 
     def __init__(self, message: str) -> None:
         super().__init__(message, extensions={"code": self.code})
 
 
 class BadUserInput(RequestError):
-    code = "BAD_USER_INPUT"
+    code = RequestCode.BAD_USER_INPUT
 
 
 class Unauthenticated(RequestError):
-    code = "UNAUTHENTICATED"
+    code = RequestCode.UNAUTHENTICATED
 
 
 class Forbidden(RequestError):
-    code = "FORBIDDEN"
+    code = RequestCode.FORBIDDEN
 
 
 class ServiceUnavailable(RequestError):
     """The database (or the comment listener) cannot serve right now: the client may retry.
 
-    Never a bug of the request; `graph.extensions` reports database outages with this code.
+    Never a bug of the request; `masked` reports database outages with this code.
     """
 
-    code = "SERVICE_UNAVAILABLE"
+    code = RequestCode.SERVICE_UNAVAILABLE
+
+
+def mask_unexpected(errors: Sequence[GraphQLError]) -> list[GraphQLError]:
+    """The errors a client may see: coded, unexpected ones masked (and logged), no suggestions.
+
+    Idempotent, so a result that went through `CodedErrors` can safely go through again.
+    """
+    return [_safe(error) for error in errors]
+
+
+_SUGGESTION = re.compile(r"\s*Did you mean [^?]*\?")
+
+
+def code_errors(errors: Sequence[GraphQLError] | None, code: RequestCode) -> None:
+    """Give each error `code` unless it has one, and drop "Did you mean" suggestions."""
+    for error in errors or ():
+        if error.extensions is None:
+            error.extensions = {}
+        error.extensions.setdefault("code", code)
+        error.message = _SUGGESTION.sub("", error.message)
+
+
+def _safe(error: GraphQLError) -> GraphQLError:
+    original = error.original_error
+    if original is None or isinstance(original, GraphQLError):
+        code_errors([error], RequestCode.BAD_USER_INPUT)
+        return error
+    return masked(original, nodes=error.nodes, path=error.path)
+
+
+DATABASE_UNAVAILABLE = "The database is unavailable; try again shortly."
+
+
+def masked(
+    exception: BaseException, *, nodes: Any = None, path: Sequence[str | int] | None = None
+) -> GraphQLError:
+    """What a client sees of an unexpected exception, logged with the `errorId` it carries.
+
+    A database that cannot be reached or answers too late is `SERVICE_UNAVAILABLE`, logged as
+    one warning line (an outage would otherwise fill the log with identical tracebacks);
+    anything else is `INTERNAL_SERVER_ERROR` with its traceback. Also for code outside
+    GraphQL execution (an HTTP fast path) that catches an exception and must answer.
+    """
+    error_id = uuid.uuid4().hex
+    if database_unavailable(exception):
+        log.warning("database unavailable %s: %s", error_id, _describe(exception))
+        message, code = DATABASE_UNAVAILABLE, RequestCode.SERVICE_UNAVAILABLE
+    else:
+        log.error("unexpected error %s", error_id, exc_info=exception)
+        message, code = "Internal server error", RequestCode.INTERNAL_SERVER_ERROR
+    return GraphQLError(message, nodes=nodes, path=path, extensions={"code": code, "errorId": error_id})
+
+
+def _describe(exception: BaseException) -> str:
+    """The exception's kind and its driver's, never its text (which may quote parameters)."""
+    kinds = [type(exception).__name__]
+    original = getattr(exception, "orig", None)
+    if original is not None:
+        kinds.append(type(original).__name__)
+        code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+        if code:
+            kinds.append(str(code))
+    return " / ".join(kinds)

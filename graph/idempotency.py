@@ -30,7 +30,8 @@ from strawberry.types import ExecutionContext
 
 import db.idempotency
 from graph.context import Context
-from graph.encoding import encode_json
+from graph.errors import RequestCode
+from graph.transport.encoding import encode_json
 
 HEADER = "idempotency-key"
 REPLAYED = "Idempotent-Replayed"
@@ -92,12 +93,12 @@ async def claim(execution: ExecutionContext, context: Context, session: AsyncSes
     await context.end_writes(commit=False)
     if found is None or found.status is None:
         retry = {"Retry-After": str(IN_USE_RETRY_AFTER_SECONDS)}
-        refuse(execution, context, 409, "IDEMPOTENCY_KEY_IN_USE", IN_USE, retry)
+        refuse(execution, context, 409, RequestCode.IDEMPOTENCY_KEY_IN_USE, IN_USE, retry)
     elif found.request_hash != digest:
-        refuse(execution, context, 422, "IDEMPOTENCY_KEY_REUSED", REUSED)
+        refuse(execution, context, 422, RequestCode.IDEMPOTENCY_KEY_REUSED, REUSED)
     elif found.body is None:
         message = NOT_STORED.format(status=found.status)
-        refuse(execution, context, 409, "IDEMPOTENT_RESPONSE_NOT_STORED", message)
+        refuse(execution, context, 409, RequestCode.IDEMPOTENT_RESPONSE_NOT_STORED, message)
     else:
         execution.result = ExecutionResult(data=None)  # nothing runs: the stored response is sent
         context.answer = lambda _: _replay(found)

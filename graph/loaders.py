@@ -16,12 +16,14 @@ from strawberry.dataloader import DataLoader
 
 import db.articles
 import db.comments
+import db.favorites
+import db.follows
 import db.tags
 import db.users
-from db.engine import ReadRunner
-from db.fetch import Reader
-from db.paging import Slice, Window
-from db.statements import Record
+from db.sql.fetch import Reader
+from db.sql.paging import Slice, Window
+from db.sql.reads import ReadRunner
+from db.sql.statements import Record
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -61,7 +63,7 @@ class Loaders:
 
     @cached_property
     def favorites_count_by_article_id(self) -> DataLoader[int, int]:
-        return self._by_key(db.articles.favorite_counts, 0)
+        return self._by_key(db.favorites.favorite_counts, 0)
 
     @cached_property
     def comments_count_by_article_id(self) -> DataLoader[int, int]:
@@ -69,11 +71,11 @@ class Loaders:
 
     @cached_property
     def followers_count_by_user_id(self) -> DataLoader[int, int]:
-        return self._by_key(db.users.follower_counts, 0)
+        return self._by_key(db.follows.follower_counts, 0)
 
     @cached_property
     def following_count_by_user_id(self) -> DataLoader[int, int]:
-        return self._by_key(db.users.following_counts, 0)
+        return self._by_key(db.follows.following_counts, 0)
 
     @cached_property
     def articles_count_by_author_id(self) -> DataLoader[int, int]:
@@ -81,7 +83,7 @@ class Loaders:
 
     @cached_property
     def favorites_count_by_user_id(self) -> DataLoader[int, int]:
-        return self._by_key(db.articles.favorites_counts_by_user_id, 0)
+        return self._by_key(db.favorites.favorites_counts_by_user_id, 0)
 
     @cached_property
     def comments_page_by_article_id(self) -> DataLoader[PageKey, Slice]:
@@ -93,15 +95,15 @@ class Loaders:
 
     @cached_property
     def favorites_page_by_user_id(self) -> DataLoader[PageKey, Slice]:
-        return self._paged(db.articles.favorites_pages_by_user_id)
+        return self._paged(db.favorites.favorites_pages_by_user_id)
 
     @cached_property
     def favorited_by_article_id(self) -> DataLoader[int, bool]:
-        return self._viewer_flags(self._viewer_id, db.articles.favorited_ids, "user_id", "article_ids")
+        return self._viewer_flags(self._viewer_id, db.favorites.favorited_ids, "user_id", "article_ids")
 
     @cached_property
     def following_by_user_id(self) -> DataLoader[int, bool]:
-        return self._viewer_flags(self._viewer_id, db.users.followed_ids, "follower_id", "user_ids")
+        return self._viewer_flags(self._viewer_id, db.follows.followed_ids, "follower_id", "user_ids")
 
     def _by_key(
         self, fetch: Callable[[Reader, Sequence[K]], Awaitable[Mapping[K, V]]], default: V

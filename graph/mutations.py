@@ -44,9 +44,9 @@ from strawberry.types.graphql import OperationType
 import db.users
 from graph import idempotency
 from graph.context import Context
-from graph.encoding import encode_json
-from graph.extensions import masked
-from graph.http import GRAPHQL_RESPONSE_JSON, JSON, request_error_status
+from graph.errors import RequestCode, masked
+from graph.transport.encoding import encode_json
+from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON, request_error_status
 
 log = logging.getLogger("conduit.errors")
 
@@ -99,7 +99,7 @@ async def _prepare(execution: ExecutionContext, context: Context) -> None:
     """Before any field runs: the viewer exists, the idempotency key is claimed."""
     key = context.idempotency_key
     if key is not None and not idempotency.valid_key(key):
-        idempotency.refuse(execution, context, 400, "BAD_REQUEST", idempotency.KEY_RULE)
+        idempotency.refuse(execution, context, 400, RequestCode.BAD_REQUEST, idempotency.KEY_RULE)
         return
     if context.viewer_id is None and key is None:
         return  # the transaction begins with the first field that writes
@@ -108,7 +108,7 @@ async def _prepare(execution: ExecutionContext, context: Context) -> None:
         context.viewer_row = await db.users.keep_existing(session, context.viewer_id)
     if context.viewer_id is not None and context.viewer_row is None:
         await context.end_writes(commit=False)
-        gone = GraphQLError(VIEWER_GONE, extensions={"code": "UNAUTHENTICATED"})
+        gone = GraphQLError(VIEWER_GONE, extensions={"code": RequestCode.UNAUTHENTICATED})
         execution.result = ExecutionResult(data=None, errors=[gone])
         return
     if key is not None:
@@ -140,9 +140,13 @@ def commit_failure(error: BaseException) -> GraphQLError:
     error_id = uuid.uuid4().hex
     if _refused(error):
         log.warning("commit refused %s: %s", error_id, type(error).__name__)
-        return GraphQLError(NOT_SAVED, extensions={"code": "SERVICE_UNAVAILABLE", "errorId": error_id})
+        return GraphQLError(
+            NOT_SAVED, extensions={"code": RequestCode.SERVICE_UNAVAILABLE, "errorId": error_id}
+        )
     log.warning("commit outcome unknown %s: %s", error_id, type(error).__name__)
-    return GraphQLError(OUTCOME_UNKNOWN, extensions={"code": "OUTCOME_UNKNOWN", "errorId": error_id})
+    return GraphQLError(
+        OUTCOME_UNKNOWN, extensions={"code": RequestCode.OUTCOME_UNKNOWN, "errorId": error_id}
+    )
 
 
 def _refused(error: BaseException) -> bool:

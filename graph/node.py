@@ -1,14 +1,40 @@
-"""The Relay Node interface and the `node`/`nodes` root fields."""
+"""The Relay Node interface, its opaque global IDs and the payload of a deletion.
+
+A global ID is base64 of "TypeName:primaryKey" (Relay Global Object Identification). The
+`node`/`nodes` root fields, which must know every Node type, are in graph/nodes.py.
+"""
 
 from __future__ import annotations
 
-import asyncio
+import base64
+import binascii
 
 import strawberry
 
-from graph.batch import at_root, batched
-from graph.context import Context, Info
-from graph.ids import from_global_id, to_global_id
+from graph.errors import BadUserInput, UserError
+
+MAX_PK = 2**31 - 1
+"""The largest primary key there can be: they are `Integer` columns, 32 bits on PostgreSQL.
+A larger one names nothing, and must not reach a query, whose typed parameter would overflow."""
+
+
+def to_global_id(type_name: str, pk: int) -> str:
+    return base64.b64encode(f"{type_name}:{pk}".encode()).decode()
+
+
+def from_global_id(global_id: str) -> tuple[str, int] | None:
+    """(type name, primary key); None when it decodes but names nothing that can exist.
+
+    Raises `BadUserInput` when the ID is not base64 text at all.
+    """
+    try:
+        text = base64.b64decode(global_id.encode(), validate=True).decode()
+    except (binascii.Error, UnicodeError, ValueError):
+        raise BadUserInput(f"{global_id[:50]!r} is not a valid ID") from None
+    type_name, _, pk = text.partition(":")
+    if not pk.isascii() or not pk.isdigit() or len(pk) > 10 or int(pk) > MAX_PK:
+        return None
+    return type_name, int(pk)
 
 
 @strawberry.interface(description="An object with a globally unique, opaque ID.")
@@ -21,46 +47,12 @@ class Node:
         return strawberry.ID(to_global_id(type(self).__name__, self.row_id))
 
 
-async def find_node(context: Context, *, id: strawberry.ID) -> Node | None:
-    """The object a global ID names, through the loader of its type; None if there is none."""
-    return await _load_node(context, from_global_id(id))
-
-
-async def find_nodes(context: Context, *, ids: list[strawberry.ID]) -> list[Node | None]:
-    # Every ID is decoded before any load starts: a bad one must not leave loads running.
-    decoded = [from_global_id(i) for i in ids]
-    return list(await asyncio.gather(*(_load_node(context, d) for d in decoded)))
-
-
-async def _load_node(context: Context, decoded: tuple[str, int] | None) -> Node | None:
-    from graph.articles import Article
-    from graph.comments import Comment
-    from graph.users import User
-
-    if decoded is None:
-        return None
-    type_name, pk = decoded
-    loaders = context.loaders
-    if type_name == "User":
-        user = await loaders.user_by_id.load(pk)
-        return User.from_row(user) if user else None
-    if type_name == "Article":
-        article = await loaders.article_by_id.load(pk)
-        return Article.from_row(article) if article else None
-    if type_name == "Comment":
-        comment = await loaders.comment_by_id.load(pk)
-        return Comment.from_row(comment) if comment else None
-    return None
-
-
 @strawberry.type
-class NodeQueries:
-    @strawberry.field(description="Fetches any object by its global ID; null when it does not exist.")
-    @batched(at_root(find_node))
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None: ...
+class DeletePayload:
+    """Here, not with one aggregate: articles and comments are both deleted with it, and its
+    `deletedId` is a global ID."""
 
-    @strawberry.field(
-        description="Fetches objects by global ID, in the same order; null for the missing ones."
+    deleted_id: strawberry.ID | None = strawberry.field(
+        default=None, description="The global ID of what was deleted; null when errors is not empty."
     )
-    @batched(at_root(find_nodes))
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]: ...
+    errors: list[UserError] = strawberry.field(default_factory=list)

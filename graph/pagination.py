@@ -13,10 +13,10 @@ from typing import Any, Protocol, TypeVar
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from db.paging import Key, Slice, Window
+from db.sql.paging import Key, Slice, Window
 from graph.errors import BadUserInput
-from graph.ids import MAX_PK
 from graph.loaders import PageKey, load_all
+from graph.node import MAX_PK
 
 C = TypeVar("C")
 

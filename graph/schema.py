@@ -12,23 +12,24 @@ from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from db.settings import Settings
-from graph.articles import ArticleMutations, ArticleQueries
+from graph.article_mutations import ArticleMutations
+from graph.articles import ArticleQueries
 from graph.comments import CommentMutations, CommentSubscriptions
-from graph.executor import Levelwise, LevelwiseExecution
-from graph.extensions import (
+from graph.errors import mask_unexpected
+from graph.execution.extensions import (
     CachedParser,
     CodedErrors,
     OperationOverHTTP,
     RefuseInvalidToken,
-    mask_unexpected,
 )
-from graph.fallbacks import Fallbacks
-from graph.limits import limit_extensions
+from graph.execution.fallbacks import Fallbacks
+from graph.execution.levelwise import Levelwise, LevelwiseExecution
+from graph.execution.limits import limit_extensions
 from graph.mutations import MutationTransaction
-from graph.node import NodeQueries
-from graph.observability import RecordOperation
+from graph.nodes import NodeQueries
 from graph.tags import TagQueries
-from graph.tracing import tracing_extensions
+from graph.telemetry.requests import RecordOperation
+from graph.telemetry.tracing import tracing_extensions
 from graph.users import UserMutations, UserQueries
 
 Query = merge_types("Query", (NodeQueries, UserQueries, ArticleQueries, TagQueries))

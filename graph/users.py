@@ -1,4 +1,4 @@
-"""Profiles, the viewer, and the account and follow mutations."""
+"""Profiles, the viewer, the account and follow mutations, and `authors` (users by id)."""
 
 from __future__ import annotations
 
@@ -9,12 +9,11 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 
-import db.articles
+import db.follows
 import db.users
 from db.errors import DomainError, TooManyRequests
-from graph import pagination
 from graph.auth import issue_token
-from graph.batch import at_root, batched
+from graph.batch import at_root, batched, later
 from graph.context import Context, Info
 from graph.errors import Unauthenticated, UserError, user_errors
 from graph.loaders import load_all
@@ -38,36 +37,17 @@ async def following_counts(users: Sequence[User], context: Context) -> list[int]
     return await load_all(context.loaders.following_count_by_user_id, [u.row_id for u in users])
 
 
-async def article_pages(
-    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
-) -> list[ArticleConnection]:
-    """Each user's articles, newest first."""
-    from graph.articles import ArticleConnection
-
-    loaders = context.loaders
-    return await pagination.connections(
-        [user.row_id for user in users],
-        pagination.window(first, after),
-        loaders.articles_page_by_author_id,
-        loaders.articles_count_by_author_id,
-        ArticleConnection.from_slice,
-    )
-
-
-async def favorite_pages(
-    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
-) -> list[ArticleConnection]:
-    """Each user's favorites, most recently favorited first."""
-    from graph.articles import ArticleConnection
-
-    loaders = context.loaders
-    return await pagination.connections(
-        [user.row_id for user in users],
-        pagination.window(first, after),
-        loaders.favorites_page_by_user_id,
-        loaders.favorites_count_by_user_id,
-        partial(ArticleConnection.from_slice, key=lambda row: (row.page_sort, row.id)),
-    )
+async def authors(writings: Sequence[Any], context: Context) -> list[User]:
+    """The authors of articles or comments (anything with an `author_id`, and an `author_row`
+    when it was read with them)."""
+    missing = [w.author_id for w in writings if w.author_row is None]
+    loaded = dict(zip(missing, await load_all(context.loaders.user_by_id, missing), strict=True))
+    shown: dict[int, User] = {}
+    for writing in writings:
+        if writing.author_id not in shown:
+            row = loaded[writing.author_id] if writing.author_row is None else writing.author_row
+            shown[writing.author_id] = User.from_row(row)
+    return [shown[w.author_id] for w in writings]
 
 
 @strawberry.type(description="A public profile.")
@@ -107,40 +87,16 @@ class User(Node):
     async def following_count(self, info: Info) -> int: ...
 
     @strawberry.field(description="Articles written by this user, newest first.")
-    @batched(article_pages)
+    @batched(later("graph.articles", "article_pages"))
     async def articles(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ArticleConnectionType: ...
 
     @strawberry.field(description="Articles this user favorited, most recently favorited first.")
-    @batched(favorite_pages)
+    @batched(later("graph.articles", "favorite_pages"))
     async def favorites(
         self, info: Info, first: int | None = None, after: str | None = None
     ) -> ArticleConnectionType: ...
-
-
-async def feeds(
-    viewers: Sequence[Viewer],
-    context: Context,
-    first: int | None = None,
-    after: str | None = None,
-    last: int | None = None,
-    before: str | None = None,
-) -> list[ArticleConnection]:
-    """The feed of each viewer (there is only ever one per request)."""
-    from graph.articles import ArticleConnection
-
-    window = pagination.window(first, after, last, before)
-    connections = []
-    for viewer in viewers:
-        follower_id = viewer.user.row_id
-        page = await context.read(partial(db.articles.list_feed, follower_id=follower_id, window=window))
-
-        async def total(follower_id: int = follower_id) -> int:
-            return await context.read(partial(db.articles.count_feed, follower_id=follower_id))
-
-        connections.append(ArticleConnection.from_slice(page, window, total))
-    return connections
 
 
 @strawberry.type(description="The signed-in user: their profile plus what only they may see.")
@@ -153,7 +109,7 @@ class Viewer:
         return cls(user=User.from_row(row), email=row.email)
 
     @strawberry.field(description="Articles by the users the viewer follows, newest first.")
-    @batched(feeds)
+    @batched(later("graph.articles", "feeds"))
     async def feed(
         self,
         info: Info,
@@ -299,11 +255,11 @@ class UserMutations:
 
     @strawberry.mutation
     async def follow_user(self, info: Info, username: str) -> FollowPayload:
-        return await _change_follow(info, username, db.users.follow)
+        return await _change_follow(info, username, db.follows.follow)
 
     @strawberry.mutation
     async def unfollow_user(self, info: Info, username: str) -> FollowPayload:
-        return await _change_follow(info, username, db.users.unfollow)
+        return await _change_follow(info, username, db.follows.unfollow)
 
 
 async def _change_follow(info: Info, username: str, change: Any) -> FollowPayload:

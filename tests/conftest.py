@@ -1,4 +1,7 @@
-"""Fixtures: every database test runs on SQLite and on PostgreSQL.
+"""Fixtures and hooks only: every database test runs on SQLite and on PostgreSQL.
+
+What tests import (settings_for, engine_url, empty_tables, StatementCounter, factories,
+servers) is in tests/support/; no test imports from this module.
 
 Loader batches use sessions of their own, so tests isolate by emptying the tables before
 each test rather than by rolling back a shared transaction.
@@ -10,30 +13,36 @@ import asyncio
 import os
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import event, text
+from sqlalchemy import event
 
-from db.engine import Database
 from db.migrate import upgrade
-from db.models import Base
 from db.settings import Settings
+from db.sql.engine import Database
 from graph.app import create_app
-from tests import tools
-from tests.databases import drop_created_databases, postgres_url
+from tests.support import tools
+from tests.support.counting import StatementCounter
+from tests.support.databases import drop_created_databases
+from tests.support.engines import (
+    POSTGRES_SOURCE,
+    POSTGRES_URL,
+    drop_everything,
+    empty_tables,
+    engine_url,
+    settings_for,
+)
 
 ENGINES = ["sqlite", "postgresql"]
-_POSTGRES_URL, _POSTGRES_SOURCE = postgres_url()
 
 
 def pytest_report_header() -> list[str]:
-    if _POSTGRES_URL is None:
-        postgres = f"PostgreSQL: not available ({_POSTGRES_SOURCE}); its tests are skipped"
+    if POSTGRES_URL is None:
+        postgres = f"PostgreSQL: not available ({POSTGRES_SOURCE}); its tests are skipped"
     else:
-        postgres = f"PostgreSQL: {_POSTGRES_SOURCE}"
+        postgres = f"PostgreSQL: {POSTGRES_SOURCE}"
     return [postgres, tools.report_header()]
 
 
@@ -42,8 +51,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
-    if _POSTGRES_URL is None and os.environ.get("REQUIRE_POSTGRES") == "1":
-        raise pytest.UsageError(f"REQUIRE_POSTGRES=1 but PostgreSQL is missing: {_POSTGRES_SOURCE}")
+    if POSTGRES_URL is None and os.environ.get("REQUIRE_POSTGRES") == "1":
+        raise pytest.UsageError(f"REQUIRE_POSTGRES=1 but PostgreSQL is missing: {POSTGRES_SOURCE}")
     missing = tools.missing_tools()
     if missing and os.environ.get("REQUIRE_CLIENT_TOOLS") == "1":
         problems = "; ".join(f"{name}: {problem}" for name, problem in missing.items())
@@ -64,41 +73,13 @@ def sqlite_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return f"sqlite+aiosqlite:///{path}"
 
 
-def engine_url(engine: str, sqlite_url: str) -> str:
-    if engine == "sqlite":
-        return sqlite_url
-    if _POSTGRES_URL is None:
-        pytest.skip(f"PostgreSQL not available: {_POSTGRES_SOURCE}")
-    return _POSTGRES_URL
-
-
 @pytest.fixture(scope="session", params=ENGINES)
 def migrated_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     """A database at the head revision, made once per engine for the whole run."""
     url = engine_url(request.param, sqlite_url)
-    asyncio.run(_drop_everything(url)) if request.param == "postgresql" else None
+    asyncio.run(drop_everything(url)) if request.param == "postgresql" else None
     upgrade(url)
     return url
-
-
-async def _drop_everything(url: str) -> None:
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    engine = create_async_engine(url)
-    async with engine.begin() as connection:
-        await connection.execute(text("DROP SCHEMA public CASCADE"))
-        await connection.execute(text("CREATE SCHEMA public"))
-    await engine.dispose()
-
-
-def settings_for(url: str, **overrides: Any) -> Settings:
-    return Settings(
-        database_url=url,
-        environment="test",
-        argon2_time_cost=1,
-        argon2_memory_cost_kib=64,
-        **overrides,
-    )
 
 
 @pytest.fixture
@@ -118,19 +99,8 @@ async def postgres_database(sqlite_url: str) -> AsyncIterator[Database]:
 async def app(settings: Settings) -> AsyncIterator[FastAPI]:
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        await _empty_tables(application)
+        await empty_tables(application)
         yield application
-
-
-async def _empty_tables(app: FastAPI) -> None:
-    engine = app.state.services.database.engine
-    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
-    async with engine.begin() as connection:
-        if engine.dialect.name == "postgresql":
-            await connection.execute(text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-        else:
-            for table in tables:
-                await connection.execute(text(f"DELETE FROM {table}"))
 
 
 @pytest.fixture
@@ -143,16 +113,6 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture
 def engine_name(settings: Settings) -> str:
     return "sqlite" if settings.is_sqlite else "postgresql"
-
-
-class StatementCounter:
-    """Counts the SQL statements the app's engine runs while `counting` is on."""
-
-    def __init__(self) -> None:
-        self.count = 0
-
-    def __call__(self, *_: Any) -> None:
-        self.count += 1
 
 
 @pytest.fixture

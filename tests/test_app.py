@@ -14,8 +14,8 @@ from sqlalchemy.engine import make_url
 
 from db.settings import DEVELOPMENT_SECRET_KEY, Settings, secret_key_problem
 from graph.app import create_app
-from tests.conftest import engine_url, settings_for
-from tests.proxy import Proxy
+from tests.support.engines import engine_url, settings_for
+from tests.support.proxy import Proxy
 
 
 async def test_typename_answers_query(client: httpx.AsyncClient) -> None:

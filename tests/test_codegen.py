@@ -15,7 +15,7 @@ from graphql.language import FieldNode, Visitor
 
 from db.settings import Settings
 from graph.schema import create_schema
-from tests.servers import CLIENT, ROOT, npm_ci, serving_process
+from tests.support.servers import CLIENT, ROOT, npm_ci, serving_process
 
 OPERATION_FILES = sorted(CLIENT.glob("*.graphql"))
 RELAY_SUFFIXES = ("Query", "Mutation", "Subscription")

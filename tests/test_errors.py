@@ -9,8 +9,8 @@ import pytest
 
 import graph.app
 import graph.auth
-import graph.limits
-from tests.served import post, served
+import graph.execution.limits
+from tests.support.served import post, served
 
 SECRET = "secret-detail-0xC0FFEE"
 
@@ -106,8 +106,8 @@ def _explode(*_: Any, **__: Any) -> Any:
 @pytest.mark.parametrize(
     "target",
     [
-        (graph.limits._Shape, "measure"),  # inside a validation rule
-        (graph.limits._Cost, "measure"),  # inside an extension (the cost limit), before execution
+        (graph.execution.limits._Shape, "measure"),  # inside a validation rule
+        (graph.execution.limits._Cost, "measure"),  # inside an extension (the cost limit), before execution
     ],
     ids=["validation-rule", "extension"],
 )

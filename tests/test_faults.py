@@ -1,7 +1,7 @@
 """Faults: the database going away under load and coming back, and a server told to stop.
 
 PostgreSQL itself is never stopped (other test runs share it): a TCP proxy between the server
-and it plays the outage (tests/proxy.py), either refusing and resetting connections (a stopped
+and it plays the outage (tests/support/proxy.py), either refusing and resetting connections (a stopped
 server) or swallowing every byte (a host gone from the network). SQLite has no network to
 lose: its outage is another process holding the write lock past the busy timeout, and its
 connection cut is the driver's connection closed in the middle of a transaction.
@@ -31,14 +31,14 @@ from sqlalchemy.engine import Connection, make_url
 
 from db.settings import Settings
 from graph.app import create_app
-from graph.extensions import DATABASE_UNAVAILABLE
+from graph.errors import DATABASE_UNAVAILABLE
 from graph.mutations import OUTCOME_UNKNOWN
-from tests.conftest import settings_for
-from tests.databases import wait_for_a_lock_waiter
-from tests.gql import register
-from tests.graph.factories import CREATE_ARTICLE, article_input, count_rows
-from tests.proxy import Proxy
-from tests.servers import server_process, serving_in_loop
+from tests.support.databases import wait_for_a_lock_waiter
+from tests.support.engines import settings_for
+from tests.support.factories import CREATE_ARTICLE, article_input, count_rows
+from tests.support.gql import register
+from tests.support.proxy import Proxy
+from tests.support.servers import server_process, serving_in_loop
 
 # Short timeouts keep the test quick; the bounds they imply are what is asserted. The pool's
 # is not shorter: on SQLite the load's writers queue for the write lock in it, and on a busy
@@ -46,10 +46,10 @@ from tests.servers import server_process, serving_in_loop
 POOL_TIMEOUT = 3.0
 CONNECT_TIMEOUT = 1.0
 STATEMENT_TIMEOUT_MS = 1000
-DRIVER_TIMEOUT = STATEMENT_TIMEOUT_MS / 1000 + 1  # db/engine.py: the client-side statement bound
+DRIVER_TIMEOUT = STATEMENT_TIMEOUT_MS / 1000 + 1  # db/sql/engine.py: the client-side statement bound
 # The longest a write may wait on a database that is gone: the pool at worst, then a pooled
 # connection's pre-ping (or a statement in flight) unanswered, that connection dropped at once
-# (db/engine.py), and a new one unanswered too. A bound adds slack to it: a second where
+# (db/sql/engine.py), and a new one unanswered too. A bound adds slack to it: a second where
 # nothing else runs, more under load (`slack_for`, measured in the test).
 WRITE_WAIT = POOL_TIMEOUT + DRIVER_TIMEOUT + CONNECT_TIMEOUT
 WRITE_BOUND = WRITE_WAIT + 1.0

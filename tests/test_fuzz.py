@@ -27,8 +27,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.models import Base
-from tests.graph.arguments import root_fields
-from tests.servers import serving_process
+from tests.support.arguments import root_fields
+from tests.support.servers import serving_process
 
 EXAMPLES = 25
 
@@ -59,10 +59,10 @@ def target(migrated_url: str) -> Iterator[Target]:
         url = f"{base}/graphql"
         token = requests.post(url, json={"query": SIGN_UP}, timeout=60).json()["data"]["register"]["token"]
         yield Target(url, schemathesis.graphql.from_url(url), token)
-    asyncio.run(_empty_tables(migrated_url))
+    asyncio.run(empty_tables(migrated_url))
 
 
-async def _empty_tables(url: str) -> None:
+async def empty_tables(url: str) -> None:
     """What the fuzzing wrote goes, so later tests on this database start from nothing."""
     engine = create_async_engine(url)
     async with engine.begin() as connection:

@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from db.settings import Settings
-from tests.servers import CLIENT, npm_ci, serving_process
+from tests.support.servers import CLIENT, npm_ci, serving_process
 
 pytestmark = [pytest.mark.node, pytest.mark.browser]
 

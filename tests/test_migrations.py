@@ -11,8 +11,8 @@ from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from db.migrate import alembic_config, downgrade, upgrade
-from tests.conftest import _drop_everything, engine_url
-from tests.databases import scratch_database
+from tests.support.databases import scratch_database
+from tests.support.engines import drop_everything, engine_url
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -21,7 +21,7 @@ def scratch_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = engine_url(request.param, f"sqlite+aiosqlite:///{tmp_path / 'scratch.db'}")
     if request.param == "postgresql":
         url = scratch_database(url, "migrations")
-        asyncio.run(_drop_everything(url))
+        asyncio.run(drop_everything(url))
     return url
 
 

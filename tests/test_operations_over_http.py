@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.served import post
+from tests.support.served import post
 
 RESPONSE_JSON = "application/graphql-response+json"
 TWO = "query A { __typename } query B { tags { name } }"

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.servers import ROOT, free_port
+from tests.support.servers import ROOT, free_port
 
 pytestmark = pytest.mark.slow
 
@@ -103,7 +103,7 @@ def test_the_wheel_carries_the_migrations_and_graphiql(installed: Installed) -> 
     names = set(zipfile.ZipFile(installed.wheel).namelist())
     assert {"migrations/env.py", "migrations/script.py.mako"} <= names
     assert any(re.fullmatch(r"migrations/versions/\w+\.py", name) for name in names)
-    assert "graph/static/graphiql/graphiql.min.js" in names
+    assert "graph/transport/static/graphiql/graphiql.min.js" in names
 
 
 def test_installed_conduit_migrates_and_serves_from_any_directory(

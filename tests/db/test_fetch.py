@@ -1,4 +1,4 @@
-"""db/fetch.py: prebuilt reads run on the driver on a request's read connection on PostgreSQL,
+"""db/sql/fetch.py: prebuilt reads run on the driver on a request's read connection on PostgreSQL,
 through SQLAlchemy everywhere else, and give the same records and the same errors either way."""
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from fastapi import FastAPI
 from sqlalchemy import event, func, insert, select, text
 from sqlalchemy.exc import DBAPIError
 
-from db.availability import database_unavailable
-from db.engine import Database
-from db.fetch import ReadConnection, fetch, is_prepared
 from db.models import Tag
-from db.statements import any_of, records
-from tests.databases import terminate_backend
+from db.sql.availability import database_unavailable
+from db.sql.engine import Database
+from db.sql.fetch import ReadConnection, fetch, is_prepared
+from db.sql.statements import any_of, records
+from tests.support.databases import terminate_backend
 
 NAMES = [f"tag{number}" for number in range(8)]
 TAGS = Tag.__table__

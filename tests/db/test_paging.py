@@ -20,12 +20,13 @@ from sqlalchemy import insert
 
 import db.articles
 import db.comments
-from db.engine import Database
+import db.favorites
 from db.models import Article, Comment, Favorite, User
-from db.paging import Key, Query, Shape, Window
-from db.statements import Record, records
+from db.sql.engine import Database
+from db.sql.paging import Key, Query, Shape, Window
+from db.sql.statements import Record, records
 from graph.app import create_app
-from tests.conftest import _empty_tables, settings_for
+from tests.support.engines import empty_tables, settings_for
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
 ARTICLES = 24
@@ -120,10 +121,10 @@ async def seeded(migrated_url: str) -> AsyncIterator[Seeded]:
     """The lists, made once per engine for the module: the tests only read them."""
     app = create_app(settings_for(migrated_url))
     async with app.router.lifespan_context(app):
-        await _empty_tables(app)
+        await empty_tables(app)
         database: Database = app.state.services.database
         yield Seeded(database, await seed(database), database.engine.dialect.name == "postgresql")
-        await _empty_tables(app)
+        await empty_tables(app)
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,7 @@ LISTINGS = [
     ),
     Listing(
         "favorites",
-        db.articles._FAVORITE_PAGES.statement,
+        db.favorites._FAVORITE_PAGES.statement,
         descending=True,
         parents=lambda lists: some_of(lists.user_ids),
         lists=lambda lists: lists.favorites,
@@ -289,7 +290,7 @@ async def test_favorite_pages_cut_each_parents_window(seeded: Seeded) -> None:
     lists = seeded.lists
     parents = some_of(lists.user_ids)
     async with seeded.database.read_session() as session:
-        pages = await db.articles.favorites_pages_by_user_id(session, parents, Window(2))
+        pages = await db.favorites.favorites_pages_by_user_id(session, parents, Window(2))
     assert list(pages) == parents
     for parent in parents:
         keys = sorted(lists.favorites.get(parent, []), reverse=True)

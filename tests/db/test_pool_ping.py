@@ -1,4 +1,4 @@
-"""PostgreSQL connections are pinged at checkout only after sitting idle (db.engine).
+"""PostgreSQL connections are pinged at checkout only after sitting idle (db.sql.engine).
 
 SQLite has no pool ping: its connections are files, not sockets a server can drop.
 """
@@ -12,11 +12,11 @@ from sqlalchemy import make_url, text
 from sqlalchemy.dialects.postgresql.asyncpg import AsyncAdapt_asyncpg_connection
 from sqlalchemy.exc import DBAPIError
 
-import db.engine
-from db.engine import Database
-from tests.conftest import engine_url, settings_for
-from tests.databases import terminate_backend
-from tests.proxy import Proxy
+import db.sql.engine
+from db.sql.engine import Database
+from tests.support.databases import terminate_backend
+from tests.support.engines import engine_url, settings_for
+from tests.support.proxy import Proxy
 
 
 async def _backend_pid(database: Database) -> int:
@@ -38,7 +38,7 @@ async def test_a_busy_connection_is_not_pinged(
     for _ in range(5):
         await _backend_pid(postgres_database)
     assert pings == []
-    monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle
+    monkeypatch.setattr(db.sql.engine, "PING_AFTER_IDLE_SECONDS", 0.0)  # as if it had sat idle
     await _backend_pid(postgres_database)
     assert len(pings) == 1
 
@@ -48,7 +48,7 @@ async def test_an_idle_connection_killed_by_the_server_is_replaced(
 ) -> None:
     pid = await _backend_pid(postgres_database)
     await terminate_backend(postgres_database.engine.url.render_as_string(False), pid)
-    monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 0.0)
+    monkeypatch.setattr(db.sql.engine, "PING_AFTER_IDLE_SECONDS", 0.0)
     assert await _backend_pid(postgres_database) != pid
 
 
@@ -58,7 +58,7 @@ async def test_without_the_ping_the_dead_connection_fails_its_statement(
     """What the ping is for: a dropped connection handed out unchecked fails the request."""
     pid = await _backend_pid(postgres_database)
     await terminate_backend(postgres_database.engine.url.render_as_string(False), pid)
-    monkeypatch.setattr(db.engine, "PING_AFTER_IDLE_SECONDS", 3600.0)
+    monkeypatch.setattr(db.sql.engine, "PING_AFTER_IDLE_SECONDS", 3600.0)
     with pytest.raises(DBAPIError):
         await _backend_pid(postgres_database)
     assert await _backend_pid(postgres_database) != pid  # the failure invalidated it: the next one is fresh

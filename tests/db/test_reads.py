@@ -16,10 +16,11 @@ from fastapi import FastAPI
 from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
-from db.engine import Database, Reads
-from db.fetch import ReadConnection
-from tests.gql import register
-from tests.graph.factories import add_comment, create_article, favorite, gql
+from db.sql.engine import Database
+from db.sql.fetch import ReadConnection
+from db.sql.reads import Reads
+from tests.support.factories import add_comment, create_article, favorite, gql
+from tests.support.gql import register
 
 READS = 5
 

@@ -1,4 +1,4 @@
-"""db/statements.py: `any_of` per dialect, and the records that reads are made of."""
+"""db/sql/statements.py: `any_of` per dialect, and the records that reads are made of."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from fastapi import FastAPI
 from sqlalchemy import event, insert, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db.engine import Database
 from db.models import Tag
-from db.statements import Record, any_of, records
-from tests.conftest import settings_for
+from db.sql.engine import Database
+from db.sql.statements import Record, any_of, records
+from tests.support.engines import settings_for
 
 NAMES = [f"tag{number}" for number in range(6)]
 

@@ -19,10 +19,10 @@ import db.articles
 import db.tags
 from db.articles import ArticleFilter
 from db.models import Article
-from db.paging import Window
-from db.statements import Record
-from tests.gql import register
-from tests.graph.factories import create_article, database, gql, update_article_payload, user_id
+from db.sql.paging import Window
+from db.sql.statements import Record
+from tests.support.factories import create_article, database, gql, update_article_payload, user_id
+from tests.support.gql import register
 
 # Tag ids follow first use: mid < alpha < zeta. The second article lists them in another order,
 # so neither the tags' ids nor their names give the author's order; only the positions do.

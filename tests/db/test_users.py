@@ -6,9 +6,9 @@ import pytest
 from fastapi import FastAPI
 
 import db.users
-from db.engine import Database
 from db.errors import Invalids, Taken
 from db.passwords import Passwords
+from db.sql.engine import Database
 
 
 @pytest.fixture

@@ -12,9 +12,9 @@ import pytest
 from fastapi import FastAPI
 
 from db.settings import Settings
-from graph.ids import to_global_id
-from tests.gql import REGISTER, register
-from tests.graph.factories import count_rows, gql, user_id, without_extensions
+from graph.node import to_global_id
+from tests.support.factories import count_rows, gql, user_id, without_extensions
+from tests.support.gql import REGISTER, register
 
 LOGIN = """
 mutation Login($input: LoginInput!) {

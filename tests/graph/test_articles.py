@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from db.models import Article
-from graph.ids import to_global_id
-from tests.gql import register
-from tests.graph.factories import (
+from graph.node import to_global_id
+from tests.support.factories import (
     FAVORITE,
     UNFAVORITE,
     add_comment,
@@ -26,6 +25,7 @@ from tests.graph.factories import (
     mutate,
     update_article_payload,
 )
+from tests.support.gql import register
 
 DELETE_ARTICLE = """
 mutation Delete($slug: String!) { deleteArticle(slug: $slug) { deletedId errors { field message code } } }

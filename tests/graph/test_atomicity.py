@@ -8,8 +8,7 @@ from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import db.tags
-from tests.gql import register
-from tests.graph.factories import (
+from tests.support.factories import (
     CREATE_ARTICLE,
     UPDATE_ARTICLE,
     article_input,
@@ -17,6 +16,7 @@ from tests.graph.factories import (
     create_article,
     gql,
 )
+from tests.support.gql import register
 
 
 class Boom(Exception):

@@ -1,7 +1,7 @@
 """Bad input wherever a client can put a value: a user error or BAD_USER_INPUT, never a 500,
 never an internal error, never a partial write.
 
-The places come from the served schema (tests/graph/arguments.py), so a new field or
+The places come from the served schema (tests/support/arguments.py), so a new field or
 argument is swept as soon as it exists. Every request is sent as JSON text built here with
 `ensure_ascii`, so lone surrogates travel as `\\ud800` escapes, as a browser would send them.
 """
@@ -22,9 +22,8 @@ from sqlalchemy import select
 
 from db.models import Base
 from db.settings import Settings
-from graph.ids import to_global_id
-from tests.gql import register
-from tests.graph.arguments import (
+from graph.node import to_global_id
+from tests.support.arguments import (
     NestedArgument,
     Slot,
     reachable_arguments,
@@ -33,7 +32,7 @@ from tests.graph.arguments import (
     served_schema,
     text_slots,
 )
-from tests.graph.factories import (
+from tests.support.factories import (
     add_comment,
     add_comment_payload,
     create_article,
@@ -41,6 +40,7 @@ from tests.graph.factories import (
     database,
     update_article_payload,
 )
+from tests.support.gql import register
 
 SLOTS = text_slots()
 FIELDS = {(operation, name): field for operation, name, field in root_fields()}

@@ -11,7 +11,7 @@ import gc
 import httpx
 from fastapi import FastAPI
 
-from tests.gql import register
+from tests.support.gql import register
 
 FAILING_NEXT_TO_A_READ = """
 mutation {

@@ -10,9 +10,8 @@ from fastapi import FastAPI
 from sqlalchemy import func, select, update
 
 from db.models import Comment
-from graph.ids import to_global_id
-from tests.gql import register
-from tests.graph.factories import (
+from graph.node import to_global_id
+from tests.support.factories import (
     add_comment,
     add_comment_payload,
     count_rows,
@@ -21,6 +20,7 @@ from tests.graph.factories import (
     gql,
     mutate,
 )
+from tests.support.gql import register
 
 DELETE_COMMENT = """
 mutation Delete($id: ID!) { deleteComment(id: $id) { deletedId errors { field message code } } }

@@ -27,10 +27,9 @@ from sqlalchemy.engine import make_url
 import db.articles
 from db.models import utc_now
 from db.settings import Settings
-from tests.conftest import settings_for
-from tests.databases import wait_for_a_lock_waiter
-from tests.gql import REGISTER, register
-from tests.graph.factories import (
+from tests.support.databases import wait_for_a_lock_waiter
+from tests.support.engines import settings_for
+from tests.support.factories import (
     ADD_COMMENT,
     CREATE_ARTICLE,
     FAVORITE,
@@ -43,7 +42,8 @@ from tests.graph.factories import (
     update_article_payload,
     user_id,
 )
-from tests.servers import serving_in_loop
+from tests.support.gql import REGISTER, register
+from tests.support.servers import serving_in_loop
 
 ARTICLE = "query($slug: String!) { article(slug: $slug) { title body favoritesCount updatedAt } }"
 

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from graph.errors import BadUserInput
-from graph.ids import MAX_PK, from_global_id, to_global_id
+from graph.node import MAX_PK, from_global_id, to_global_id
 from graph.pagination import MAX_PAGE_SIZE, decode_cursor, encode_cursor, window
 
 deterministic = settings(derandomize=True, database=None, max_examples=300, deadline=None)

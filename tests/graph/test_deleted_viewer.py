@@ -20,9 +20,8 @@ from sqlalchemy.exc import IntegrityError
 
 import db.articles
 from db.settings import Settings
-from tests.databases import ONLY_POSTGRESQL, wait_for_a_lock_waiter
-from tests.gql import register
-from tests.graph.factories import (
+from tests.support.databases import ONLY_POSTGRESQL, wait_for_a_lock_waiter
+from tests.support.factories import (
     ADD_COMMENT,
     CREATE_ARTICLE,
     FAVORITE,
@@ -38,6 +37,7 @@ from tests.graph.factories import (
     gql,
     user_id,
 )
+from tests.support.gql import register
 
 DELETE_ARTICLE = "mutation($slug: String!) { deleteArticle(slug: $slug) { deletedId errors { code } } }"
 DELETE_COMMENT = "mutation($id: ID!) { deleteComment(id: $id) { deletedId errors { code } } }"

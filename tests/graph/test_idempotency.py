@@ -1,7 +1,7 @@
 """Idempotent retries: a mutation sent with an Idempotency-Key runs once, whatever happens to
 its answer; and an answer never says "try again" about a write that was stored.
 
-The faults are real: a TCP proxy (tests/proxy.py) cuts the HTTP connection as the response
+The faults are real: a TCP proxy (tests/support/proxy.py) cuts the HTTP connection as the response
 leaves the server, or PostgreSQL's connection right after it received the COMMIT; SQLite's
 connection is closed by the driver mid-transaction (tests/test_faults.py's outages).
 """
@@ -24,15 +24,15 @@ from sqlalchemy.engine import make_url
 from db.models import utc_now
 from db.settings import Settings
 from graph.app import create_app
-from graph.extensions import DATABASE_UNAVAILABLE
+from graph.errors import DATABASE_UNAVAILABLE
 from graph.idempotency import IN_USE, KEY_RULE, NOT_STORED, REUSED
 from graph.mutations import OUTCOME_UNKNOWN
-from tests.conftest import settings_for
-from tests.databases import ONLY_POSTGRESQL
-from tests.gql import REGISTER, register
-from tests.graph.factories import CREATE_ARTICLE, article_input, count_rows, database, user_id
-from tests.proxy import Proxy
-from tests.servers import serving_in_loop, serving_process
+from tests.support.databases import ONLY_POSTGRESQL
+from tests.support.engines import settings_for
+from tests.support.factories import CREATE_ARTICLE, article_input, count_rows, database, user_id
+from tests.support.gql import REGISTER, register
+from tests.support.proxy import Proxy
+from tests.support.servers import serving_in_loop, serving_process
 from tests.test_faults import LockedSqlite, ProxiedPostgres
 
 KEY = "3f9c2b1e-7d4a-4c55-9e0f-5b8a1d2c3e4f"

@@ -20,10 +20,10 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from db.settings import Settings
 from db.throttle import LoginThrottle
-from tests.conftest import settings_for
-from tests.gql import register
-from tests.graph.factories import gql, without_extensions
-from tests.served import served
+from tests.support.engines import settings_for
+from tests.support.factories import gql, without_extensions
+from tests.support.gql import register
+from tests.support.served import served
 
 LOGIN = """
 mutation Login($input: LoginInput!) {

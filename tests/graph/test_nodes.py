@@ -7,9 +7,9 @@ import base64
 import httpx
 import pytest
 
-from graph.ids import to_global_id
-from tests.gql import register
-from tests.graph.factories import add_comment, create_article, gql
+from graph.node import to_global_id
+from tests.support.factories import add_comment, create_article, gql
+from tests.support.gql import register
 
 NODE = """
 query Node($id: ID!) {

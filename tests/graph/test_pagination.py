@@ -13,8 +13,8 @@ from fastapi import FastAPI
 from sqlalchemy import select, update
 
 from db.models import Article
-from tests.gql import register
-from tests.graph.factories import create_articles, database, follow, gql
+from tests.support.factories import create_articles, database, follow, gql
+from tests.support.gql import register
 
 TOTAL = 45
 

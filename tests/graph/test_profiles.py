@@ -7,8 +7,7 @@ from typing import Any
 import httpx
 from fastapi import FastAPI
 
-from tests.gql import register
-from tests.graph.factories import (
+from tests.support.factories import (
     FOLLOW,
     UNFOLLOW,
     count_rows,
@@ -18,6 +17,7 @@ from tests.graph.factories import (
     gql,
     mutate,
 )
+from tests.support.gql import register
 
 PROFILE = """
 query Profile($username: String!) {

@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from db.settings import Settings
-from tests.conftest import settings_for
-from tests.graph.factories import gql
+from tests.support.engines import settings_for
+from tests.support.factories import gql
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 _BLOCK = re.compile(r"```graphql\n(.*?)```\n```json\n(.*?)```", re.DOTALL)

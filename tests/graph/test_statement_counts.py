@@ -13,9 +13,10 @@ from sqlalchemy import insert, select
 
 from db.models import Article, ArticleTag, Comment, Favorite, Follow, Tag, User, utc_now
 from db.settings import Settings
-from tests.conftest import StatementCounter, settings_for
-from tests.gql import register
-from tests.graph.factories import database, gql
+from tests.support.counting import StatementCounter
+from tests.support.engines import settings_for
+from tests.support.factories import database, gql
+from tests.support.gql import register
 
 SIZES = (1, 10, 50)
 

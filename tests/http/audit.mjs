@@ -1,6 +1,6 @@
 // Runs the graphql-http server audits against the URL given as the first argument and
 // prints the results as one JSON array: [{id, name, status, reason}], status being
-// "ok", "warn", "notice" or "error". Used by tests/test_http.py.
+// "ok", "warn", "notice" or "error". Used by tests/transport/test_http.py.
 import { auditServer } from 'graphql-http';
 
 const url = process.argv[2];

@@ -1,0 +1,258 @@
+"""The engine and the ways of using it: reads in autocommit (db/sql/reads.py), and one unit of
+work per write."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager, suppress
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Connection, event, exc
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from db.settings import Settings
+from db.sql.reads import Reads, SessionReads
+
+T = TypeVar("T")
+
+
+def create_engine(settings: Settings) -> AsyncEngine:
+    """An engine configured for the selected database; SQLite gets foreign keys and WAL.
+
+    Both hide statement parameters from their errors' text (`hide_parameters`): a traceback
+    of a failed INSERT would otherwise log an email and a password hash, say.
+    """
+    if settings.is_sqlite:
+        # `timeout` is SQLite's busy timeout: how long a write waits for the one writer before
+        # it, as a request waits for a pooled connection on PostgreSQL.
+        engine = create_async_engine(
+            settings.database_url,
+            connect_args={"timeout": settings.db_pool_timeout_seconds},
+            hide_parameters=True,
+        )
+        event.listen(engine.sync_engine, "connect", _configure_sqlite)
+        event.listen(engine.sync_engine, "begin", _begin_sqlite)
+        return engine
+    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout_seconds}
+    if settings.db_statement_timeout_ms:
+        connect_args["server_settings"] = {"statement_timeout": str(settings.db_statement_timeout_ms)}
+        # The same bound on the driver's side, for a server that vanished and enforces nothing
+        # (no answer, no reset); a second later, so that normally the server's own timeout,
+        # which leaves the connection usable, comes first. It also bounds the pre-ping.
+        connect_args["command_timeout"] = settings.db_statement_timeout_ms / 1000 + 1
+    engine = create_async_engine(
+        settings.database_url,
+        # Pooled connections idle in autocommit, so a ping is one round trip (`;`) instead of
+        # three (BEGIN, `;`, ROLLBACK); units of work ask for a transaction.
+        isolation_level="AUTOCOMMIT",
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_timeout=settings.db_pool_timeout_seconds,
+        connect_args=connect_args,
+        hide_parameters=True,
+    )
+    event.listen(engine.sync_engine, "checkin", _note_idle)
+    event.listen(engine.sync_engine, "checkout", _ping_if_idle)
+    event.listen(engine.sync_engine, "invalidate", _drop_at_once)
+    return engine
+
+
+#: A pooled connection that has not served for this long is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 1.0
+_IDLE_SINCE = "conduit_idle_since"
+
+
+def _note_idle(_: DBAPIConnection, record: ConnectionPoolEntry) -> None:
+    record.info[_IDLE_SINCE] = time.monotonic()
+
+
+def _ping_if_idle(dbapi_connection: DBAPIConnection, record: ConnectionPoolEntry, _: object) -> None:
+    """The pool's pre-ping, for connections that sat idle only.
+
+    A connection that served a request a moment ago is alive; pinging it anyway costs a round
+    trip on every request, a third of those a small query makes. One idle for a while may have
+    been dropped (the server restarted, a firewall forgot it): it is pinged, and a dead one is
+    replaced, as `pool_pre_ping` would. A connection that dies while busy fails its statement,
+    which invalidates the whole pool, so the next checkouts connect afresh.
+    """
+    idle_since = record.info.get(_IDLE_SINCE)
+    if idle_since is None or time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+        return
+    try:
+        dbapi_connection.ping()
+    except Exception as error:
+        raise exc.DisconnectionError("the pooled connection did not answer its ping") from error
+
+
+def _drop_at_once(dbapi_connection: DBAPIConnection | None, _: ConnectionPoolEntry, __: object) -> None:
+    """Close an invalidated connection's socket now, not after a polite goodbye.
+
+    SQLAlchemy otherwise closes it gracefully, waiting up to 2 s for a server that, when the
+    connection is being invalidated, has usually stopped answering; the request that hit the
+    failure would wait those 2 s before it could report it.
+    """
+    driver_connection = getattr(dbapi_connection, "driver_connection", None)
+    if driver_connection is not None and not driver_connection.is_closed():
+        driver_connection.terminate()
+
+
+def _configure_sqlite(dbapi_connection: DBAPIConnection, _: ConnectionPoolEntry) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+    # The driver's own transaction handling emits no BEGIN before a SAVEPOINT, so the RELEASE
+    # of the first SAVEPOINT would commit the whole unit of work; `_begin_sqlite` begins instead.
+    dbapi_connection.isolation_level = None
+
+
+_WRITE = "conduit_unit_of_work"
+
+
+def _begin_sqlite(connection: Connection) -> None:
+    """Begin transactions explicitly; a unit of work takes the write lock up front, so it never
+    fails for having read an older snapshot than the writer before it committed. Autocommit
+    connections (the read sessions) begin nothing."""
+    options = connection.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return
+    connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
+
+
+class WriterQueue:
+    """SQLite's units of work, one at a time in this process, in the order they arrive.
+
+    SQLite lets one transaction write at a time. A writer that finds the lock taken polls for
+    it with growing sleeps (the busy handler), and newcomers overtake it: under load some
+    writers wait past the busy timeout while later ones go through. Queued here instead, each
+    waits its turn; only writers of other processes still meet the busy handler. The wait is
+    bounded like a pool checkout, and fails the same way (SQLAlchemy's `TimeoutError`).
+    """
+
+    def __init__(self, timeout_seconds: float) -> None:
+        self._lock = asyncio.Lock()
+        self._timeout = timeout_seconds
+
+    @asynccontextmanager
+    async def turn(self) -> AsyncIterator[None]:
+        try:
+            async with asyncio.timeout(self._timeout):
+                await self._lock.acquire()
+        except TimeoutError:
+            raise exc.TimeoutError(f"no turn to write within {self._timeout} s") from None
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+
+@dataclass(frozen=True, slots=True)
+class Database:
+    """The engine with its session factory; made in the app's lifespan and disposed there."""
+
+    engine: AsyncEngine
+    sessions: async_sessionmaker[AsyncSession]
+    readers: async_sessionmaker[AsyncSession]
+    read_engine: AsyncEngine
+    """The engine in autocommit, which `readers` and a request's `Reads` use."""
+    writers: WriterQueue | None = None
+    """SQLite only (see `WriterQueue`)."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Database:
+        engine = create_engine(settings)
+        # Reads run in autocommit: one statement needs no BEGIN and ROLLBACK round trips. On
+        # PostgreSQL that is the engine's own level (see `create_engine`), writes opt out.
+        if settings.is_sqlite:
+            reads, writes = engine.execution_options(isolation_level="AUTOCOMMIT"), engine
+        else:
+            reads, writes = engine, engine.execution_options(isolation_level="READ COMMITTED")
+        return cls(
+            engine,
+            async_sessionmaker(writes, expire_on_commit=False, autoflush=False),
+            async_sessionmaker(reads, expire_on_commit=False, autoflush=False),
+            reads,
+            WriterQueue(settings.db_pool_timeout_seconds) if settings.is_sqlite else None,
+        )
+
+    @asynccontextmanager
+    async def read_session(self) -> AsyncIterator[AsyncSession]:
+        """A short-lived session for one batch of reads; never shared between coroutines."""
+        async with self.readers() as session:
+            yield session
+
+    def reads(self, *, hold: bool) -> Reads:
+        """The reads of one request or operation (see `Reads`)."""
+        return Reads(self.read_engine, hold=hold)
+
+    @asynccontextmanager
+    async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
+        """One transaction: committed when the block ends, rolled back on any exception."""
+        transaction = await Transaction.begin(self)
+        try:
+            yield transaction.session
+        except BaseException:
+            await transaction.rollback()
+            raise
+        await transaction.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+class Transaction:
+    """A unit of work held open across the steps of a request, ended explicitly.
+
+    A mutation operation writes in one, reads its payload through it and commits only once its
+    response is built (graph/mutations.py). On SQLite it holds this process's write turn
+    (`WriterQueue`) from `begin` to its end.
+    """
+
+    def __init__(self, session: AsyncSession, resources: AsyncExitStack) -> None:
+        self.session = session
+        self.reads = SessionReads(session)
+        self._resources = resources
+
+    @classmethod
+    async def begin(cls, database: Database) -> Transaction:
+        resources = AsyncExitStack()
+        try:
+            if database.writers is not None:
+                await resources.enter_async_context(database.writers.turn())
+            session = await resources.enter_async_context(database.sessions())
+            await session.begin()
+            if database.engine.dialect.name == "sqlite":
+                await session.connection(execution_options={_WRITE: True})
+        except BaseException:
+            await resources.aclose()
+            raise
+        return cls(session, resources)
+
+    async def commit(self) -> None:
+        """COMMIT; the session is closed and the write turn given back either way."""
+        try:
+            await self.reads.close()
+            await self.session.commit()
+        finally:
+            await self._resources.aclose()
+
+    async def rollback(self) -> None:
+        """Closing the session rolls its transaction back. A ROLLBACK that fails (the connection
+        was lost) has nothing left to undo: the connection is discarded, the error dropped, so
+        that it never hides the error that made the caller roll back."""
+        try:
+            await self.reads.close()
+        finally:
+            with suppress(exc.DBAPIError, OSError):
+                await self._resources.aclose()

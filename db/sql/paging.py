@@ -1,0 +1,211 @@
+"""Keyset windows: a page of a list ordered by (sort key, primary key), without OFFSET.
+
+A list's position is a `Key` — the sort value and the id of a row — so pages stay stable
+while rows are added, and every page costs one index range scan however deep it is.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from functools import partial
+from typing import Any
+
+from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, select, true, tuple_
+from sqlalchemy.dialects import postgresql
+
+from db.sql.fetch import Reader, dialect_of, fetch
+from db.sql.statements import any_of
+
+Key = tuple[datetime, int]
+#: Any SELECT, whatever its columns.
+Query = Select[*tuple[Any, ...]]
+
+
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """What a window's statement depends on; its limit and keys are bound when it runs, so
+    one statement per shape is built and compiled once, whatever the page size or position."""
+
+    after: bool
+    before: bool
+    backward: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """Which rows to take: `limit` after `after` (forward), or the last `limit` before `before`."""
+
+    limit: int
+    after: Key | None = None
+    before: Key | None = None
+    backward: bool = False
+
+    @property
+    def shape(self) -> Shape:
+        return Shape(self.after is not None, self.before is not None, self.backward)
+
+    def parameters(self) -> dict[str, Any]:
+        """The values a windowed statement binds: one row more than the page, and the keys."""
+        values: dict[str, Any] = {"window_limit": self.limit + 1}
+        if self.after is not None:
+            values["after_sort"], values["after_id"] = self.after
+        if self.before is not None:
+            values["before_sort"], values["before_id"] = self.before
+        return values
+
+
+@dataclass(frozen=True, slots=True)
+class Slice:
+    """The rows of a window in list order; `has_more` tells whether the window cut any off."""
+
+    rows: list[Any]
+    has_more: bool
+
+
+def _key(columns: tuple[Any, Any], bound: str) -> Any:
+    sort, id_ = columns
+    return tuple_(bindparam(f"{bound}_sort", type_=sort.type), bindparam(f"{bound}_id", type_=id_.type))
+
+
+def _bounds(columns: tuple[Any, Any], descending: bool, shape: Shape) -> list[ColumnElement[bool]]:
+    key = tuple_(*columns)
+    conditions = []
+    if shape.after:
+        after = _key(columns, "after")
+        conditions.append(key < after if descending else key > after)
+    if shape.before:
+        before = _key(columns, "before")
+        conditions.append(key > before if descending else key < before)
+    return conditions
+
+
+def _ordering(columns: tuple[Any, Any], descending: bool, shape: Shape) -> list[Any]:
+    """Backward windows read the list in reverse, then `cut` turns them round."""
+    reverse = descending != shape.backward
+    return [column.desc() if reverse else column.asc() for column in columns]
+
+
+def windowed(stmt: Query, columns: tuple[Any, Any], *, descending: bool, shape: Shape) -> Query:
+    """`stmt` narrowed to a window of this shape, fetching one extra row to tell whether more
+    exist; run it with the window's `parameters()`."""
+    return (
+        stmt.where(*_bounds(columns, descending, shape))
+        .order_by(*_ordering(columns, descending, shape))
+        .limit(bindparam("window_limit"))
+    )
+
+
+def windowed_per_parent(
+    stmt: Query,
+    source: FromClause,
+    row_id: Any,
+    parent: Any,
+    columns: tuple[Any, Any],
+    *,
+    descending: bool,
+    shape: Shape,
+    lateral: bool,
+) -> Query:
+    """The window applied to each parent's list at once: one statement for any number of parents.
+
+    `stmt` selects the rows to show from `source` (their table, or it joined to what they
+    show), `row_id` is their id; `parent` and `columns` (sort key, id) are the columns that
+    order each parent's list, in the table of the list's links (the rows' own table, or one
+    joined to it on `columns[1] == row_id`). Run it with the parents'
+    ids as `ids` and the window's `parameters()`. Rows carry `parent_id`, `page_sort` and
+    `page_id`, and come ordered by parent, then in list order (backward windows reversed, as
+    `cut` expects).
+
+    Two forms give the same rows. With `lateral` (PostgreSQL), a subquery per parent reads
+    the page's keys from the (parent, sort key, id) index alone, and only the page's rows are
+    fetched. Without (SQLite has no LATERAL), every row of every parent is ranked with
+    ROW_NUMBER() and the first ones kept. For the 50 busiest articles' comments that is 4 ms
+    against 13 ms with LATERAL over whole rows (the planner prefers a bitmap scan and a sort
+    there) and about 40 ms with ROW_NUMBER().
+    """
+    sort, id_ = columns
+    bounds = _bounds(columns, descending, shape)
+    ordering = _ordering(columns, descending, shape)
+    if lateral:
+        parents = func.unnest(bindparam("ids", type_=postgresql.ARRAY(parent.type)))
+        parent_ids = parents.table_valued("parent_id").render_derived(name="parents")
+        keys = (
+            select(sort.label("page_sort"), id_.label("page_id"))
+            .where(parent == parent_ids.c.parent_id, *bounds)
+            .order_by(*ordering)
+            .limit(bindparam("window_limit"))
+            .correlate(parent_ids)
+            .lateral("page")
+        )
+        joined = parent_ids.join(keys, true()).join(source, row_id == keys.c.page_id)
+        in_page = _ordering((keys.c.page_sort, keys.c.page_id), descending, shape)
+        return (
+            stmt.add_columns(parent_ids.c.parent_id, keys.c.page_sort, keys.c.page_id)
+            .select_from(joined)
+            .order_by(parent_ids.c.parent_id, *in_page)
+        )
+    stmt = stmt.select_from(source)
+    if id_.table is not row_id.table:
+        stmt = stmt.join(id_.table, id_ == row_id)
+    rank = func.row_number().over(partition_by=parent, order_by=ordering).label("parent_rank")
+    labels = (parent.label("parent_id"), sort.label("page_sort"), id_.label("page_id"), rank)
+    inner = stmt.add_columns(*labels).where(any_of(parent), *bounds).subquery()
+    return (
+        select(inner)
+        .where(inner.c.parent_rank <= bindparam("window_limit"))
+        .order_by(inner.c.parent_id, inner.c.parent_rank)
+    )
+
+
+class ParentPages:
+    """A list per parent (an article's comments, an author's articles), read a page of it for
+    many parents in one statement: `windowed_per_parent` over these columns, the statement
+    built once per window shape and engine form."""
+
+    def __init__(
+        self,
+        stmt: Query,
+        source: FromClause,
+        row_id: Any,
+        parent: Any,
+        columns: tuple[Any, Any],
+        *,
+        descending: bool,
+    ) -> None:
+        self._build = partial(
+            windowed_per_parent, stmt, source, row_id, parent, columns, descending=descending
+        )
+        self._built: dict[tuple[Shape, bool], Query] = {}
+
+    def statement(self, shape: Shape, lateral: bool) -> Query:
+        """The statement for windows of this shape, in its LATERAL or ROW_NUMBER() form."""
+        built = self._built.get((shape, lateral))
+        if built is None:
+            built = self._built[shape, lateral] = self._build(shape=shape, lateral=lateral)
+        return built
+
+    async def read(self, session: Reader, parent_ids: Sequence[int], window: Window) -> dict[int, Slice]:
+        """The window of each parent's list (an empty slice for a parent without rows); LATERAL
+        where the database runs it (PostgreSQL does, SQLite not)."""
+        stmt = self.statement(window.shape, dialect_of(session).name == "postgresql")
+        rows = await fetch(session, stmt, {"ids": parent_ids, **window.parameters()})
+        return slices_by_parent(rows, parent_ids, window)
+
+
+def cut(rows: Sequence[Any], window: Window) -> Slice:
+    """Drop the extra row and put a backward window back into list order."""
+    page = list(rows[: window.limit])
+    if window.backward:
+        page.reverse()
+    return Slice(page, len(rows) > window.limit)
+
+
+def slices_by_parent(rows: Sequence[Any], parent_ids: Sequence[int], window: Window) -> dict[int, Slice]:
+    """Split the rows of `windowed_per_parent` into one slice per parent (empty ones included)."""
+    grouped: dict[int, list[Any]] = defaultdict(list)
+    for row in rows:
+        grouped[row.parent_id].append(row)
+    return {parent_id: cut(grouped.get(parent_id, []), window) for parent_id in parent_ids}

@@ -1,0 +1,1 @@
+"""Helpers the tests import: databases, servers, clients, factories; no fixtures (conftest.py)."""

@@ -1,0 +1,1 @@
+"""The telemetry wing (graph/telemetry/): access lines, metrics, logs, tracing."""

@@ -1,0 +1,1 @@
+"""The transport wing (graph/transport/): HTTP, WebSocket, the protocol, CORS, the deadline."""
