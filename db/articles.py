@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import secrets
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from slugify import slugify
-from sqlalchemy import Executable, String, bindparam, delete, func, insert, select
+from sqlalchemy import String, bindparam, delete, func, insert, select
 from sqlalchemy import update as update_
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from db import rules, tags
+from db import rules, slugs, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
-from db.models import Article, ArticleSlug, Favorite, User, utc_now
+from db.models import Article, Favorite, User, utc_now
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
 from db.sql.statements import Record, any_of, author_columns, counts_by
@@ -150,7 +147,7 @@ async def create(
     )
     now = utc_now()
     values = {"title": title, "description": description, "body": body}
-    article = await _save_with_unique_slug(
+    article = await slugs.save_with_unique_slug(
         session,
         title,
         lambda slug: (
@@ -221,7 +218,7 @@ async def update(
     statement = update_(Article).where(Article.id == article.id).returning(Article)
     if "title" not in changes or changes["title"] == article.title:
         return (await session.scalars(statement.values(changes))).one()
-    return await _save_with_unique_slug(
+    return await slugs.save_with_unique_slug(
         session,
         changes["title"],
         lambda slug: statement.values({**changes, "slug": slug}),
@@ -233,20 +230,13 @@ def _changed_since_read() -> Conflict:
     return Conflict("the article changed since you read it", field=("expected_updated_at",))
 
 
-_FORMER_AUTHOR = (
-    select(Article.author_id)
-    .join(ArticleSlug, ArticleSlug.article_id == Article.id)
-    .where(ArticleSlug.slug == bindparam("slug"))
-)
-
-
 async def _refuse_former_slug(session: AsyncSession, slug: str, *, editor_id: int) -> None:
     """Raise for a slug that an existing article had once but has no longer: `Conflict` for
     the editor's own article, `Forbidden` for another author's. Returns for a slug that never
     named an article (or whose article is deleted): then it is `NotFound`."""
     if not rules.comparable(slug) or len(slug) > rules.SLUG_MAX:
         return
-    author_id = await session.scalar(_FORMER_AUTHOR, {"slug": slug})
+    author_id = await slugs.former_author_id(session, slug)
     if author_id is None:
         return
     if author_id != editor_id:
@@ -301,56 +291,3 @@ async def _owned(session: AsyncSession, *, slug: str, user_id: int, lock: bool) 
     if article.author_id != user_id:
         raise Forbidden("only the author may change this article")
     return article
-
-
-async def _free_slug(session: AsyncSession, title: str, *, except_id: int | None = None) -> tuple[str, bool]:
-    """The title's slug with the smallest numeric suffix that no other article has ever had,
-    and whether it is one of `except_id`'s own (already in its history, so not recorded again).
-
-    A former slug stays its article's: a client that kept it (a bookmark, a version read) is
-    told the article changed or is `NotFound`, never pointed at a different article that took
-    the name over. Deleting the article frees its slugs.
-    """
-    base = slugify(title, allow_unicode=True, max_length=240, word_boundary=True) or "article"
-    stmt = select(ArticleSlug.slug, ArticleSlug.article_id).where(
-        (ArticleSlug.slug == base) | ArticleSlug.slug.startswith(f"{base}-", autoescape=True)
-    )
-    had: dict[str, int] = dict((await session.execute(stmt)).all())
-    slug, suffix = base, 2
-    while slug in had and had[slug] != except_id:
-        slug, suffix = f"{base}-{suffix}", suffix + 1
-    return slug, slug in had
-
-
-async def _save_with_unique_slug(
-    session: AsyncSession,
-    title: str,
-    statement: Callable[[str], Executable],
-    *,
-    except_id: int | None = None,
-) -> Article:
-    """Run the INSERT/UPDATE with a free slug and record the slug in the article's history, in
-    one savepoint; if a concurrent writer takes the slug first (either unique key), retry."""
-    slug, recorded = await _free_slug(session, title, except_id=except_id)
-    for _ in range(5):
-        try:
-            async with session.begin_nested():
-                article: Article = (await session.scalars(statement(slug))).one()
-                if not recorded:
-                    await session.execute(insert(ArticleSlug).values(slug=slug, article_id=article.id))
-                return article
-        except IntegrityError as error:
-            if not _slug_taken(error):  # a missing author, say: not for a new slug to fix
-                raise
-            slug, recorded = f"{slug}-{secrets.token_hex(3)}", False
-    raise Conflict("could not find a free slug for this title", field=("title",))
-
-
-def _slug_taken(error: IntegrityError) -> bool:
-    """Whether the violation is a slug's uniqueness, current or in the history (each engine
-    names it its own way)."""
-    message = str(error.orig)
-    return any(
-        name in message
-        for name in ("uq_articles_slug", "articles.slug", "pk_article_slugs", "article_slugs.slug")
-    )
