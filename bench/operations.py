@@ -449,7 +449,7 @@ def peer_tag_feed(data: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def row_id(global_id: str) -> int:
-    """Our global IDs are base64 of "Type:pk" (graph/ids.py); PostGraphile's differ, so the
+    """Our global IDs are base64 of "Type:pk" (graph/node.py); PostGraphile's differ, so the
     rows are compared by primary key."""
     return int(base64.b64decode(global_id).decode().partition(":")[2])
 

@@ -103,7 +103,7 @@ def nesting_refusal(variables: object, extensions: object, limit: int) -> str | 
 
 def subscribe_refusal(payload: dict[str, Any], limit: int) -> str | None:
     """Why a WebSocket operation is refused by the limits; None when it may run. Its shape was
-    checked as the message arrived (graph/subscriptions.py `malformed` closes the socket)."""
+    checked as the message arrived (graph/transport/websocket.py `malformed` closes the socket)."""
     return nesting_refusal(payload.get("variables"), payload.get("extensions"), limit)
 
 
