@@ -18,12 +18,14 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from db.settings import Settings
 from db.sql.reads import Reads, SessionReads
 
 T = TypeVar("T")
+#: How long disposing of the engine waits for connections still lent out (`Database.dispose`).
+DRAIN_SECONDS = 5.0
 
 
 def create_engine(settings: Settings) -> AsyncEngine:
@@ -207,7 +209,15 @@ class Database:
             raise
         await transaction.commit()
 
-    async def dispose(self) -> None:
+    async def dispose(self, *, drain_seconds: float = DRAIN_SECONDS) -> None:
+        """Close the pool once the connections lent out are back, waiting at most
+        `drain_seconds`: at shutdown a task may still be finishing (a subscription being
+        cancelled gives its read back), and a connection the pool no longer knows is closed
+        only by the garbage collector, with a warning, whenever it runs."""
+        pool = self.engine.sync_engine.pool
+        deadline = time.monotonic() + drain_seconds
+        while isinstance(pool, QueuePool) and pool.checkedout() and time.monotonic() < deadline:  # noqa: ASYNC110 (a pool's checkins have nothing to await)
+            await asyncio.sleep(0.01)
         await self.engine.dispose()
 
 
