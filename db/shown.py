@@ -20,22 +20,26 @@ read leaves them out, as they are false without a viewer.
 
 from __future__ import annotations
 
-from sqlalchemy import Table, bindparam, exists, func, select
+from sqlalchemy import FromClause, bindparam, exists, func, select
 
 from db.models import Article, Comment, Favorite, Follow, User
 from db.sql.demand import Computed, Entity
 from db.tags import TagNames
 
 
-def _count(table: Table, column: str, of: str = "id") -> Computed:
-    counted = table.alias(f"counted_{table.name}")
+def _count(table: FromClause, column: str, of: str = "id") -> Computed:
+    """How many rows of `table` have `column` equal to the row's `of`, read on an alias (the
+    read's own FROM may hold the table)."""
+    counted = table.alias(f"counted_{table.description}")
     return lambda row: (
         select(func.count()).select_from(counted).where(counted.c[column] == row.c[of]).scalar_subquery()
     )
 
 
-def _viewer_has(table: Table, viewer: str, column: str) -> Computed:
-    linked = table.alias(f"viewer_{table.name}")
+def _viewer_has(table: FromClause, viewer: str, column: str) -> Computed:
+    """Whether the viewer (`viewer_id`, bound when the read runs) has a row in `table` naming
+    the row."""
+    linked = table.alias(f"viewer_{table.description}")
     return lambda row: exists().where(
         linked.c[viewer] == bindparam("viewer_id"), linked.c[column] == row.c.id
     )

@@ -125,9 +125,10 @@ def read_pages(context: Any, read: PagesRead, demand: Demand, selected: Selected
     viewer_id = context.viewer_id
 
     async def pages(parent_ids: Sequence[int], window: Window) -> dict[int, Slice]:
-        return await context.read(
+        found: dict[int, Slice] = await context.read(
             lambda reader: read(reader, parent_ids, window, demand, viewer_id=viewer_id, counted=counted)
         )
+        return found
 
     return pages
 

@@ -22,6 +22,7 @@ from typing import Any
 
 from graphql import (
     FieldNode,
+    FragmentSpreadNode,
     GraphQLIncludeDirective,
     GraphQLSkipDirective,
     InlineFragmentNode,
@@ -41,9 +42,7 @@ JOINED = "__conduit_joined__"
 READ_WITH = "__conduit_read_with__"
 
 
-def selected_under(
-    nodes: Iterable[FieldNode], fragments: Mapping[str, Any], variables: Any
-) -> Selected:
+def selected_under(nodes: Iterable[FieldNode], fragments: Mapping[str, Any], variables: Any) -> Selected:
     """What the field nodes `nodes` (one field, perhaps under several aliases) select."""
     selected: Selected = {}
     for node in nodes:
@@ -67,7 +66,7 @@ def _collect(
                 _collect(selection.selection_set, fragments, variables, under)
         elif isinstance(selection, InlineFragmentNode):
             _collect(selection.selection_set, fragments, variables, into)
-        else:
+        elif isinstance(selection, FragmentSpreadNode):
             fragment = fragments.get(selection.name.value)
             if fragment is not None:  # graphql-core's executor keeps details around the definition
                 definition = getattr(fragment, "definition", fragment)

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause, Table
+from sqlalchemy import ColumnElement, FromClause
 
 Computed = Callable[[FromClause], ColumnElement[Any]]
 """A value computed for each row of a table (or its alias): a correlated subquery."""
@@ -38,7 +38,7 @@ class Entity:
     need), the columns a demand may add, the values computed per row and the to-one relations,
     each by its foreign key."""
 
-    table: Table
+    table: FromClause
     always: tuple[str, ...]
     columns: frozenset[str]
     computed: Mapping[str, Computed]

@@ -187,7 +187,12 @@ class ParentPages:
         self.statement = lru_cache(maxsize=512)(self._statement)
 
     def _statement(
-        self, shape: Shape, lateral: bool, demand: Demand | None, anonymous: bool, counted: bool
+        self,
+        shape: Shape,
+        lateral: bool,
+        demand: Demand | None = None,
+        anonymous: bool = True,
+        counted: bool = False,
     ) -> Query:
         """The statement for windows of this shape, in its LATERAL or ROW_NUMBER() form."""
         view = shown(self._entity, demand, anonymous)
