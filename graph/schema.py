@@ -1,4 +1,5 @@
-"""The served schema: every aggregate's queries and mutations merged, with the extensions."""
+"""The served schema: every aggregate's queries, mutations and subscriptions merged, their
+`later` batch resolvers bound (graph/batch.py), and the extensions."""
 
 from __future__ import annotations
 
