@@ -1,4 +1,6 @@
-"""Articles and their tags (favorites are in db/favorites.py)."""
+"""Articles, read (by slug or id, the filtered list, pages per author, counts) and written
+(create, update, delete, each with its tags); tags are in db/tags.py, slugs in db/slugs.py,
+favorites in db/favorites.py."""
 
 from __future__ import annotations
 

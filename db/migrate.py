@@ -8,19 +8,21 @@ works from any directory. alembic.ini stays at the top of the checkout for the `
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 
+import migrations
+
 
 def migrations_directory() -> Path:
-    """Where env.py and versions/ are: the checkout's migrations/ or the installed package."""
-    spec = importlib.util.find_spec("migrations")
-    if spec is None or spec.origin is None or not (Path(spec.origin).parent / "env.py").is_file():
-        raise RuntimeError("the `migrations` package of conduit-graphql is not installed")
-    return Path(spec.origin).parent
+    """Where env.py and versions/ are: the checkout's migrations/ or the installed package
+    (importing it runs only its empty `__init__`; Alembic loads the rest by path)."""
+    directory = Path(migrations.__file__).parent
+    if not (directory / "env.py").is_file():
+        raise RuntimeError(f"the `migrations` package of conduit-graphql at {directory} has no env.py")
+    return directory
 
 
 def alembic_config(database_url: str) -> Config:

@@ -4,7 +4,7 @@ graph/article_mutations.py."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Self
@@ -17,13 +17,13 @@ import db.favorites
 import db.feeds
 import db.rules
 from db.sql.demand import Demand
-from db.sql.paging import Key, Slice, Window
+from db.sql.paging import Slice
 from graph import pagination
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
 from graph.loaders import PageKey, load_all
 from graph.node import Node
-from graph.pagination import PageInfo, PagesRead, total_counts
+from graph.pagination import Connection, PagesRead, total_counts
 from graph.selection import Selected, demand_of, nodes_of
 from graph.users import User, Viewer, authors
 
@@ -111,51 +111,10 @@ class Article(Node):
 
 
 @strawberry.type
-class ArticleEdge:
-    cursor: str
-    node: Article
-
-
-@strawberry.type
-class ArticleConnection:
-    nodes: list[Article]
-    page: strawberry.Private[Slice]
-    window: strawberry.Private[Window]
-    key: strawberry.Private[Callable[[Any], Key]]
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        """Built only when asked for: its cursors cost an encoding each."""
-        return pagination.page_info(self.page, self.window, self.key)
-
-    @strawberry.field
-    def edges(self) -> list[ArticleEdge]:
-        """Built only when asked for: cursors cost an encoding per row."""
-        return [
-            ArticleEdge(cursor=pagination.encode_cursor(self.key(row)), node=node)
-            for row, node in zip(self.page.rows, self.nodes, strict=True)
-        ]
-
+class ArticleConnection(Connection[Article]):
     @strawberry.field(description="The number of articles in the whole connection, not just this page.")
     @batched(total_counts)
     async def total_count(self, info: Info) -> int: ...
-
-    @classmethod
-    def from_slice(
-        cls,
-        page: Slice,
-        window: Window,
-        count: Callable[[], Awaitable[int]],
-        key: Callable[[Any], Key] = pagination.newest_key,
-    ) -> Self:
-        return cls(
-            nodes=[Article.from_row(row) for row in page.rows],
-            page=page,
-            window=window,
-            key=key,
-            count=count,
-        )
 
 
 async def article_pages(
@@ -172,7 +131,7 @@ async def article_pages(
         pagination.window(first, after),
         _pages_read(context, db.articles.pages_by_author_id, selected, loaders.articles_page_by_author_id),
         loaders.articles_count_by_author_id,
-        ArticleConnection.from_slice,
+        partial(ArticleConnection.from_slice, node=Article.from_row),
     )
 
 
@@ -192,7 +151,7 @@ async def favorite_pages(
             context, db.favorites.favorites_pages_by_user_id, selected, loaders.favorites_page_by_user_id
         ),
         loaders.favorites_count_by_user_id,
-        partial(ArticleConnection.from_slice, key=lambda row: (row.page_sort, row.id)),
+        partial(ArticleConnection.from_slice, node=Article.from_row, key=lambda row: (row.page_sort, row.id)),
     )
 
 
@@ -229,7 +188,9 @@ async def feeds(
         async def total(follower_id: int = follower_id) -> int:
             return await context.read(partial(db.feeds.count_feed, follower_id=follower_id))
 
-        connections.append(ArticleConnection.from_slice(page, window, pagination.counter(page, total)))
+        connections.append(
+            ArticleConnection.from_slice(page, window, pagination.counter(page, total), node=Article.from_row)
+        )
     return connections
 
 
@@ -285,7 +246,7 @@ async def find_articles(
     async def total() -> int:
         return await context.read(partial(db.articles.count_articles, narrowing=narrowing))
 
-    return ArticleConnection.from_slice(page, window, pagination.counter(page, total))
+    return ArticleConnection.from_slice(page, window, pagination.counter(page, total), node=Article.from_row)
 
 
 def _narrowing(filter: ArticleFilter | None) -> db.articles.ArticleFilter:

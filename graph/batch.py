@@ -15,15 +15,25 @@ Both paths pass the same arguments: Python names, input objects as their Strawbe
 
 A field whose batch resolver lives in a module that imports this field's module (`User.articles`
 is resolved by `graph.articles.article_pages`, and graph/articles.py imports graph/users.py for
-`User`) names it with `later("graph.articles", "article_pages")`: found on first call, as
-`strawberry.lazy` finds a type, so the modules import one way only.
+`User`) names it with `later("graph.articles", "article_pages")`, as `strawberry.lazy` names a
+type: the modules import one way only. The name is bound once, by `bind_later`, which
+graph/schema.py calls when it has imported every aggregate: it looks the module up among those
+already loaded (`sys.modules`), imports nothing, and fails loudly, at start-up, for a module
+not loaded or a name it lacks. From then on the executor's table (`batch_of`) holds the
+function itself, and the per-object resolver reaches it through the marker's one attribute.
+
+No layout of the modules makes these imports point one way by themselves: the types refer to
+each other (`Article.author` is a `User`, `User.articles` a page of `Article`s) and each batch
+resolver builds objects of its field's type, so one of the two modules must name the other's
+resolver without importing it. Moving the article lists to a third module would only move the
+circle (that module needs `Article`, `User.articles` needs that module).
 """
 
 from __future__ import annotations
 
 import functools
-import importlib
 import inspect
+import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
@@ -98,7 +108,7 @@ def wants_selection(batch: BatchResolver) -> bool:
 def batch_of(function: Callable[..., Any]) -> BatchResolver | None:
     """The batch resolver a field's resolver was declared with, if any."""
     batch: BatchResolver | None = getattr(function, _BATCH, None)
-    return batch
+    return batch.bound() if isinstance(batch, Later) else batch
 
 
 def at_root(resolve: Callable[..., Awaitable[Any]]) -> BatchResolver:
@@ -111,15 +121,49 @@ def at_root(resolve: Callable[..., Awaitable[Any]]) -> BatchResolver:
     return batch
 
 
+class Later:
+    """A batch resolver named by module and attribute, bound by `bind_later`; see the module's doc."""
+
+    def __init__(self, module: str, name: str) -> None:
+        self.module = module
+        self.name = name
+        self.function: BatchResolver | None = None
+        self.label = f"later({module}.{name})"
+
+    def __repr__(self) -> str:
+        return self.label
+
+    def bind(self) -> None:
+        """Look the function up among the modules already imported."""
+        module = sys.modules.get(self.module)
+        function: BatchResolver | None = getattr(module, self.name, None)
+        if not callable(function):
+            raise LookupError(
+                f"{self.label}: no such function in a loaded module; graph/schema.py must "
+                f"import {self.module} before it calls bind_later"
+            )
+        self.function = function
+
+    def bound(self) -> BatchResolver:
+        if self.function is None:
+            raise LookupError(f"{self.label} is not bound: build the schema (graph/schema.py) first")
+        return self.function
+
+    async def __call__(self, parents: Sequence[Any], context: Context, **arguments: Any) -> Sequence[Any]:
+        return await self.bound()(parents, context, **arguments)
+
+
+_LATER: list[Later] = []
+
+
 def later(module: str, name: str) -> BatchResolver:
-    """The batch resolver `name` of `module`, looked up when first called; see the module's doc."""
-    found: list[BatchResolver] = []
+    """The batch resolver `name` of `module`, bound by `bind_later`; see the module's doc."""
+    late = Later(module, name)
+    _LATER.append(late)
+    return late
 
-    async def batch(parents: Sequence[Any], context: Context, **arguments: Any) -> Sequence[Any]:
-        if not found:
-            found.append(getattr(importlib.import_module(module), name))
-        return await found[0](parents, context, **arguments)
 
-    batch.__qualname__ = f"later({module}.{name})"
-    setattr(batch, _WANTS_SELECTION, True)  # every one is a page of objects
-    return batch
+def bind_later() -> None:
+    """Bind every `later` declared so far; `LookupError` for one that names nothing loaded."""
+    for late in _LATER:
+        late.bind()

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, Awaitable, Callable, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any, Self
 
 import strawberry
@@ -12,7 +13,6 @@ import db.articles
 import db.comments
 import db.events
 from db.errors import DomainError, NotFound
-from db.sql.paging import Slice, Window
 from graph import pagination
 from graph.articles import Article
 from graph.batch import batched
@@ -20,7 +20,7 @@ from graph.context import Context, Info
 from graph.errors import BadUserInput, ServiceUnavailable, UserError, user_errors
 from graph.loaders import load_all
 from graph.node import DeletePayload, Node, from_global_id
-from graph.pagination import PageInfo, total_counts
+from graph.pagination import Connection
 from graph.selection import Selected, demand_of, nodes_of
 from graph.users import User, authors
 
@@ -73,38 +73,7 @@ class Comment(Node):
 
 
 @strawberry.type
-class CommentEdge:
-    cursor: str
-    node: Comment
-
-
-@strawberry.type
-class CommentConnection:
-    nodes: list[Comment]
-    page: strawberry.Private[Slice]
-    window: strawberry.Private[Window]
-    count: strawberry.Private[Callable[[], Awaitable[int]]]
-
-    @strawberry.field
-    def page_info(self) -> PageInfo:
-        """Built only when asked for: its cursors cost an encoding each."""
-        return pagination.page_info(self.page, self.window, pagination.newest_key)
-
-    @strawberry.field
-    def edges(self) -> list[CommentEdge]:
-        """Built only when asked for: cursors cost an encoding per row."""
-        return [
-            CommentEdge(cursor=pagination.encode_cursor(pagination.newest_key(row)), node=node)
-            for row, node in zip(self.page.rows, self.nodes, strict=True)
-        ]
-
-    @strawberry.field
-    @batched(total_counts)
-    async def total_count(self, info: Info) -> int: ...
-
-    @classmethod
-    def from_slice(cls, page: Slice, window: Window, count: Callable[[], Awaitable[int]]) -> Self:
-        return cls(nodes=[Comment.from_row(row) for row in page.rows], page=page, window=window, count=count)
+class CommentConnection(Connection[Comment]): ...
 
 
 async def comment_pages(
@@ -125,7 +94,7 @@ async def comment_pages(
         pagination.window(first, after),
         pages,
         loaders.comments_count_by_article_id,
-        CommentConnection.from_slice,
+        partial(CommentConnection.from_slice, node=Comment.from_row),
     )
 
 

@@ -100,7 +100,7 @@ class Context:
         return self.services.database
 
     async def read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
-        """`read(connection)` on the request's read connection (see `db.sql.engine.Reads.run`)."""
+        """`read(connection)` on the request's read connection (see `db.sql.reads.Reads.run`)."""
         return await self.reads.run(read)
 
     async def close(self) -> None:

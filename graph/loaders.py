@@ -1,8 +1,8 @@
 """Every DataLoader, made per request by one factory so no cache outlives its viewer.
 
-Every batch reads through the request's `Reads`, which hands its one session to one batch at
-a time: graphql-core resolves sibling fields concurrently, and an Reader must never serve
-two coroutines at once.
+Every batch reads through the request's `ReadRunner` (`Reads`, its one read connection, or a
+unit of work's `SessionReads`), which lends it to one batch at a time: graphql-core resolves
+sibling fields concurrently, and a connection or session must never serve two coroutines at once.
 """
 
 from __future__ import annotations

@@ -1,4 +1,12 @@
-"""Cursor connections: page-size rules, the cursor codec and the PageInfo of a slice."""
+"""Cursor connections: the one generic `Connection`/`Edge`, page-size rules, the cursor codec
+and the PageInfo of a slice.
+
+Strawberry names a specialisation after its node type: `Edge[Article]` is `ArticleEdge`. A
+connection is declared as a named subclass (`class ArticleConnection(Connection[Article])`) in
+the module of its node type, so that a module importing that one can still name it lazily
+(`strawberry.lazy`), which Strawberry resolves for a plain type but not inside a generic's
+argument (strawberry issue #2433).
+"""
 
 from __future__ import annotations
 
@@ -8,19 +16,22 @@ import binascii
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, Self, TypeVar
 
 import strawberry
 from strawberry.dataloader import DataLoader
 
 from db.sql.demand import Demand
 from db.sql.paging import Key, Slice, Window
+from graph.batch import batched
+from graph.context import Info
 from graph.errors import BadUserInput
 from graph.loaders import PageKey, load_all
 from graph.node import MAX_PK
 from graph.selection import Selected
 
 C = TypeVar("C")
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -163,3 +174,51 @@ def counter(page: Slice, count: Callable[[], Awaitable[int]]) -> Callable[[], Aw
 
 async def _known(value: int) -> int:
     return value
+
+
+@strawberry.type
+class Edge(Generic[T]):
+    cursor: str
+    node: T
+
+
+@strawberry.type
+class Connection(Generic[T]):
+    """A page of a list: its nodes, and what is built only when selected (edges, cursors, the
+    count of the whole list)."""
+
+    nodes: list[T]
+    page: strawberry.Private[Slice]
+    window: strawberry.Private[Window]
+    key: strawberry.Private[Callable[[Any], Key]]
+    count: strawberry.Private[Callable[[], Awaitable[int]]]
+
+    @strawberry.field
+    def page_info(self) -> PageInfo:
+        """Built only when asked for: its cursors cost an encoding each."""
+        return page_info(self.page, self.window, self.key)
+
+    @strawberry.field
+    def edges(self) -> list[Edge[T]]:
+        """Built only when asked for: cursors cost an encoding per row."""
+        return [
+            Edge(cursor=encode_cursor(self.key(row)), node=node)
+            for row, node in zip(self.page.rows, self.nodes, strict=True)
+        ]
+
+    @strawberry.field
+    @batched(total_counts)
+    async def total_count(self, info: Info) -> int: ...
+
+    @classmethod
+    def from_slice(
+        cls,
+        page: Slice,
+        window: Window,
+        count: Callable[[], Awaitable[int]],
+        *,
+        node: Callable[[Any], T],
+        key: Callable[[Any], Key] = newest_key,
+    ) -> Self:
+        """The connection of a slice, each row made a node by `node`."""
+        return cls(nodes=[node(row) for row in page.rows], page=page, window=window, key=key, count=count)

@@ -1,4 +1,5 @@
-"""The served schema: every aggregate's queries and mutations merged, with the extensions."""
+"""The served schema: every aggregate's queries, mutations and subscriptions merged, their
+`later` batch resolvers bound (graph/batch.py), and the extensions."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from db.settings import Settings
 from graph.article_mutations import ArticleMutations
 from graph.articles import ArticleQueries
+from graph.batch import bind_later
 from graph.comments import CommentMutations, CommentSubscriptions
 from graph.errors import mask_unexpected
 from graph.execution.extensions import (
@@ -35,6 +37,7 @@ from graph.users import UserMutations, UserQueries
 Query = merge_types("Query", (NodeQueries, UserQueries, ArticleQueries, TagQueries))
 Mutation = merge_types("Mutation", (UserMutations, ArticleMutations, CommentMutations))
 Subscription = merge_types("Subscription", (CommentSubscriptions,))
+bind_later()  # every aggregate is imported by now: see graph/batch.py
 
 
 class ConduitSchema(strawberry.Schema):

@@ -31,6 +31,7 @@ from typing import Any, cast
 import orjson
 from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationType, get_operation_ast
 from graphql.validation import specified_rules
+from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from strawberry.http import process_result
 from strawberry.http.parse_content_type import parse_content_type
@@ -227,8 +228,6 @@ async def _send(send: Send, status: int, response: dict[str, Any], media_type: s
 
 
 def _tracer() -> Any:
-    from opentelemetry import trace
-
     return trace.get_tracer("conduit.lane")
 
 

@@ -444,7 +444,7 @@ def test_nesting_is_measured_without_recursion(value: object, limit: int, deeper
 
 
 # The same over a WebSocket: an operation's variables are measured before it runs (a payload of
-# the wrong shape closes the socket: tests/test_websocket_guards.py).
+# the wrong shape closes the socket: tests/transport/test_websocket_guards.py).
 
 WS_DEEP = {"query": "{ __typename }", "variables": {"x": json.loads(nested(DEPTH))}}
 WS_REFUSALS: list[tuple[str, object, str]] = [
