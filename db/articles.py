@@ -7,19 +7,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import String, bindparam, delete, func, insert, select
+from sqlalchemy import FromClause, String, bindparam, delete, func, insert, select
 from sqlalchemy import update as update_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules, slugs, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
 from db.models import Article, Favorite, User, utc_now
+from db.shown import ARTICLES
+from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
-from db.sql.statements import Record, any_of, author_columns, counts_by
+from db.sql.statements import Record, any_of, counts_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,28 +35,32 @@ class ArticleFilter:
 
 _ARTICLES = Article.__table__
 NEWEST_FIRST = (_ARTICLES.c.created_at, _ARTICLES.c.id)
-_AUTHORS = User.__table__.alias("author")
-# What a read of articles shows: the article, its tag names (`tags.TagNames`) and its author
-# (a nested record, `author`): a page of articles and what it shows in one statement.
-_SHOWN = (
-    *_ARTICLES.c,
-    tags.TagNames(_ARTICLES.c.id).label("tag_list"),
-    *(column.label(f"author__{column.key}") for column in author_columns(_AUTHORS)),
-)
-_WITH_AUTHORS = _ARTICLES.join(_AUTHORS, _AUTHORS.c.id == _ARTICLES.c.author_id)
-_BY_SLUG = select(*_SHOWN).select_from(_WITH_AUTHORS).where(_ARTICLES.c.slug == bindparam("slug"))
-_BY_IDS = select(*_SHOWN).select_from(_WITH_AUTHORS).where(any_of(_ARTICLES.c.id))
 
 
-async def get_by_slug(session: Reader, slug: str) -> Record | None:
+@lru_cache(maxsize=512)
+def _lookup(by: str, demand: Demand | None, anonymous: bool) -> Query:
+    """Articles by slug or by ids, showing what `demand` asks (db/shown.py)."""
+    view = shown(ARTICLES, demand, anonymous)
+    condition = view.row.c.slug == bindparam("slug") if by == "slug" else any_of(view.row.c.id)
+    return select(*view.columns).select_from(view.source).where(condition)
+
+
+async def get_by_slug(
+    session: Reader, slug: str, demand: Demand | None = None, *, viewer_id: int | None = None
+) -> Record | None:
     if not rules.comparable(slug):
         return None
-    found = await fetch(session, _BY_SLUG, {"slug": slug})
+    found = await fetch(
+        session, _lookup("slug", demand, viewer_id is None), {"slug": slug, "viewer_id": viewer_id}
+    )
     return found[0] if found else None
 
 
-async def articles_by_id(session: Reader, article_ids: Sequence[int]) -> dict[int, Record]:
-    found = await fetch(session, _BY_IDS, {"ids": article_ids})
+async def articles_by_id(
+    session: Reader, article_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+) -> dict[int, Record]:
+    stmt = _lookup("ids", demand, viewer_id is None)
+    found = await fetch(session, stmt, {"ids": article_ids, "viewer_id": viewer_id})
     return {article.id: article for article in found}
 
 
@@ -71,39 +77,55 @@ def _narrowing_values(narrowing: ArticleFilter) -> dict[str, str] | None:
     return {name: value if name == "tag" else rules.key(value) for name, value in values.items()}
 
 
-def _filtered(stmt: Query, parts: frozenset[str]) -> Query:
+def _filtered(stmt: Query, parts: frozenset[str], articles: FromClause = _ARTICLES) -> Query:
     """`stmt` narrowed by the filter parts named in `parts`, their values bound when it runs."""
     if "tag" in parts:
-        stmt = stmt.where(_ARTICLES.c.id.in_(tags.article_ids_with_tag(bindparam("tag", type_=String()))))
+        stmt = stmt.where(articles.c.id.in_(tags.article_ids_with_tag(bindparam("tag", type_=String()))))
     if "author_key" in parts:
         author = select(User.id).where(User.username_key == bindparam("author_key"))
-        stmt = stmt.where(_ARTICLES.c.author_id.in_(author.scalar_subquery()))
+        stmt = stmt.where(articles.c.author_id.in_(author.scalar_subquery()))
     if "fan_key" in parts:
         fan = select(User.id).where(User.username_key == bindparam("fan_key"))
         favorited = select(Favorite.article_id).where(Favorite.user_id.in_(fan.scalar_subquery()))
-        stmt = stmt.where(_ARTICLES.c.id.in_(favorited))
+        stmt = stmt.where(articles.c.id.in_(favorited))
     return stmt
 
 
-@cache
-def _listing(parts: frozenset[str], shape: Shape) -> Query:
-    """Built once per filter and window shape: building a statement costs more than running it."""
-    shown = select(*_SHOWN).select_from(_WITH_AUTHORS)
-    return windowed(_filtered(shown, parts), NEWEST_FIRST, descending=True, shape=shape)
+@lru_cache(maxsize=512)
+def _listing(
+    parts: frozenset[str], shape: Shape, demand: Demand | None, anonymous: bool, counted: bool
+) -> Query:
+    """Built once per filter, window shape and demand: building a statement costs more than
+    running it. With `counted`, every row carries the whole list's length (`total_count`)."""
+    view = shown(ARTICLES, demand, anonymous)
+    stmt = _filtered(select(*view.columns).select_from(view.source), parts)
+    if counted:
+        stmt = stmt.add_columns(_counting(parts).scalar_subquery().label("total_count"))
+    return windowed(stmt, NEWEST_FIRST, descending=True, shape=shape)
 
 
 @cache
 def _counting(parts: frozenset[str]) -> Query:
-    return _filtered(select(func.count()).select_from(_ARTICLES), parts)
+    counted = _ARTICLES.alias("counted")
+    return _filtered(select(func.count()).select_from(counted), parts, counted)
 
 
-async def list_articles(session: Reader, *, narrowing: ArticleFilter, window: Window) -> Slice:
-    """The global list, newest first."""
+async def list_articles(
+    session: Reader,
+    *,
+    narrowing: ArticleFilter,
+    window: Window,
+    demand: Demand | None = None,
+    viewer_id: int | None = None,
+    counted: bool = False,
+) -> Slice:
+    """The global list, newest first; with `counted`, its length is read with the page."""
     values = _narrowing_values(narrowing)
     if values is None:
-        return Slice([], has_more=False)
-    stmt = _listing(frozenset(values), window.shape)
-    return cut(await fetch(session, stmt, {**values, **window.parameters()}), window)
+        return Slice([], has_more=False, total=0 if counted else None)
+    stmt = _listing(frozenset(values), window.shape, demand, viewer_id is None, counted)
+    parameters = {**values, **window.parameters(), "viewer_id": viewer_id}
+    return cut(await fetch(session, stmt, parameters), window, counted=counted)
 
 
 async def count_articles(session: Reader, *, narrowing: ArticleFilter) -> int:
@@ -114,14 +136,20 @@ async def count_articles(session: Reader, *, narrowing: ArticleFilter) -> int:
     return int(count)
 
 
-_AUTHOR_PAGES = ParentPages(
-    select(*_SHOWN), _WITH_AUTHORS, _ARTICLES.c.id, _ARTICLES.c.author_id, NEWEST_FIRST, descending=True
-)
+_AUTHOR_PAGES = ParentPages(ARTICLES, _ARTICLES.c.author_id, NEWEST_FIRST, descending=True)
 
 
-async def pages_by_author_id(session: Reader, author_ids: Sequence[int], window: Window) -> dict[int, Slice]:
+async def pages_by_author_id(
+    session: Reader,
+    author_ids: Sequence[int],
+    window: Window,
+    demand: Demand | None = None,
+    *,
+    viewer_id: int | None = None,
+    counted: bool = False,
+) -> dict[int, Slice]:
     """Each author's articles, newest first, all in one statement."""
-    return await _AUTHOR_PAGES.read(session, author_ids, window)
+    return await _AUTHOR_PAGES.read(session, author_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
 _COUNTS_BY_AUTHOR = counts_by(_ARTICLES.c.author_id)

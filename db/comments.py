@@ -3,45 +3,54 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import articles, rules
 from db.errors import Forbidden, NotFound
-from db.models import Comment, User, utc_now
+from db.models import Comment, utc_now
+from db.shown import COMMENTS
+from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
-from db.sql.paging import ParentPages, Slice, Window
-from db.sql.statements import Record, any_of, author_columns, counts_by
+from db.sql.paging import ParentPages, Query, Slice, Window
+from db.sql.statements import Record, any_of, counts_by
 
 _COMMENTS = Comment.__table__
 OLDEST_FIRST = (_COMMENTS.c.created_at, _COMMENTS.c.id)
-_AUTHORS = User.__table__.alias("author")
-# A comment and its author (a nested record, `author`), in one statement.
-_SHOWN = (
-    *_COMMENTS.c,
-    *(column.label(f"author__{column.key}") for column in author_columns(_AUTHORS)),
-)
-_WITH_AUTHORS = _COMMENTS.join(_AUTHORS, _AUTHORS.c.id == _COMMENTS.c.author_id)
-_BY_IDS = select(*_SHOWN).select_from(_WITH_AUTHORS).where(any_of(_COMMENTS.c.id))
 _COUNTS = counts_by(_COMMENTS.c.article_id)
 
 
-async def comments_by_id(session: Reader, comment_ids: Sequence[int]) -> dict[int, Record]:
-    found = await fetch(session, _BY_IDS, {"ids": comment_ids})
+@lru_cache(maxsize=256)
+def _by_ids(demand: Demand | None, anonymous: bool) -> Query:
+    view = shown(COMMENTS, demand, anonymous)
+    return select(*view.columns).select_from(view.source).where(any_of(view.row.c.id))
+
+
+async def comments_by_id(
+    session: Reader, comment_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+) -> dict[int, Record]:
+    found = await fetch(
+        session, _by_ids(demand, viewer_id is None), {"ids": comment_ids, "viewer_id": viewer_id}
+    )
     return {comment.id: comment for comment in found}
 
 
-_PAGES = ParentPages(
-    select(*_SHOWN), _WITH_AUTHORS, _COMMENTS.c.id, _COMMENTS.c.article_id, OLDEST_FIRST, descending=False
-)
+_PAGES = ParentPages(COMMENTS, _COMMENTS.c.article_id, OLDEST_FIRST, descending=False)
 
 
 async def pages_by_article_id(
-    session: Reader, article_ids: Sequence[int], window: Window
+    session: Reader,
+    article_ids: Sequence[int],
+    window: Window,
+    demand: Demand | None = None,
+    *,
+    viewer_id: int | None = None,
+    counted: bool = False,
 ) -> dict[int, Slice]:
     """Each article's comments, oldest first, all in one statement."""
-    return await _PAGES.read(session, article_ids, window)
+    return await _PAGES.read(session, article_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
 async def counts_by_article_id(session: Reader, article_ids: Sequence[int]) -> dict[int, int]:

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from sqlalchemy import bindparam, delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-# The columns a read of articles shows, and their join with the authors: a favorites page
-# shows its articles as every other list of articles does.
-from db.articles import _ARTICLES, _SHOWN, _WITH_AUTHORS, get_existing
+from db.articles import get_existing
 from db.models import Article, Favorite, utc_now
+from db.shown import ARTICLES
+from db.sql.demand import Demand
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import ParentPages, Slice, Window
 from db.sql.statements import any_of, counts_by, insert_ignoring_duplicates
@@ -23,22 +23,22 @@ _FAVORITED = select(_FAVORITES.c.article_id).where(
 )
 
 
-_FAVORITE_PAGES = ParentPages(
-    select(*_SHOWN),
-    _WITH_AUTHORS,
-    _ARTICLES.c.id,
-    _FAVORITES.c.user_id,
-    RECENTLY_FAVORITED,
-    descending=True,
-)
+# A favorites page shows its articles as every other list of articles does.
+_FAVORITE_PAGES = ParentPages(ARTICLES, _FAVORITES.c.user_id, RECENTLY_FAVORITED, descending=True)
 
 
 async def favorites_pages_by_user_id(
-    session: Reader, user_ids: Sequence[int], window: Window
+    session: Reader,
+    user_ids: Sequence[int],
+    window: Window,
+    demand: Demand | None = None,
+    *,
+    viewer_id: int | None = None,
+    counted: bool = False,
 ) -> dict[int, Slice]:
     """Each user's favorited articles, most recently favorited first; a row's `page_sort` is
     when the user favorited it."""
-    return await _FAVORITE_PAGES.read(session, user_ids, window)
+    return await _FAVORITE_PAGES.read(session, user_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
 _FAVORITES_COUNTS_BY_USER = counts_by(_FAVORITES.c.user_id)

@@ -3,39 +3,48 @@ shows every list of articles)."""
 
 from __future__ import annotations
 
-from functools import cache
+from functools import lru_cache
 
 from sqlalchemy import bindparam, func, select
 
-# The columns a read of articles shows, and their join with the authors.
-from db.articles import _ARTICLES, _SHOWN, _WITH_AUTHORS, NEWEST_FIRST
+from db.articles import NEWEST_FIRST
 from db.models import Follow
+from db.shown import ARTICLES
+from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import Query, Shape, Slice, Window, cut, windowed
 
 
-@cache
-def _feed(shape: Shape) -> Query:
-    followed = select(Follow.followee_id).where(Follow.follower_id == bindparam("follower_id"))
-    shown = select(*_SHOWN).select_from(_WITH_AUTHORS).where(_ARTICLES.c.author_id.in_(followed))
-    return windowed(shown, NEWEST_FIRST, descending=True, shape=shape)
+def _followed() -> Query:
+    return select(Follow.followee_id).where(Follow.follower_id == bindparam("follower_id"))
 
 
-async def list_feed(session: Reader, *, follower_id: int, window: Window) -> Slice:
-    """Articles by the users `follower_id` follows, newest first."""
-    parameters = {"follower_id": follower_id, **window.parameters()}
-    return cut(await fetch(session, _feed(window.shape), parameters), window)
+@lru_cache(maxsize=256)
+def _feed(shape: Shape, demand: Demand | None, anonymous: bool, counted: bool) -> Query:
+    view = shown(ARTICLES, demand, anonymous)
+    stmt = select(*view.columns).select_from(view.source).where(view.row.c.author_id.in_(_followed()))
+    if counted:
+        stmt = stmt.add_columns(_FEED_COUNT.scalar_subquery().label("total_count"))
+    return windowed(stmt, NEWEST_FIRST, descending=True, shape=shape)
 
 
-_FEED_COUNT = (
-    select(func.count())
-    .select_from(_ARTICLES)
-    .where(
-        _ARTICLES.c.author_id.in_(
-            select(Follow.followee_id).where(Follow.follower_id == bindparam("follower_id"))
-        )
-    )
-)
+async def list_feed(
+    session: Reader,
+    *,
+    follower_id: int,
+    window: Window,
+    demand: Demand | None = None,
+    counted: bool = False,
+) -> Slice:
+    """Articles by the users `follower_id` follows, newest first (the follower is the viewer);
+    with `counted`, the feed's length is read with the page."""
+    parameters = {"follower_id": follower_id, "viewer_id": follower_id, **window.parameters()}
+    stmt = _feed(window.shape, demand, False, counted)
+    return cut(await fetch(session, stmt, parameters), window, counted=counted)
+
+
+_COUNTED = ARTICLES.table.alias("counted")
+_FEED_COUNT = select(func.count()).select_from(_COUNTED).where(_COUNTED.c.author_id.in_(_followed()))
 
 
 async def count_feed(session: Reader, *, follower_id: int) -> int:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, bindparam, delete, func, insert, select
+from sqlalchemy import ColumnElement, Dialect, bindparam, delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
-from sqlalchemy.sql.sqltypes import NULLTYPE
 from sqlalchemy.sql.visitors import InternalTraversal
+from sqlalchemy.types import UserDefinedType
 
 from db.models import ArticleTag, Tag
 from db.sql.fetch import Reader, fetch
@@ -36,37 +37,56 @@ _NAMES = (
 )
 
 
-class TagNames(ColumnElement[Any]):
-    """An article's tag names in the author's order, read with the article itself.
+class _NameList(UserDefinedType[list[str]]):
+    """A list of names as each engine returns it: a PostgreSQL array arrives as a list (no
+    Python call per value), SQLite's JSON array text is decoded."""
 
-    On PostgreSQL an ARRAY(subquery) per article row: the tags come in the same statement as
-    the articles instead of a statement of their own. SQLite (3.40) has no ordered aggregate
-    to build the list with, so it reads NULL there, and the names are loaded on their own.
+    cache_ok = True
+
+    def get_col_spec(self, **kw: Any) -> str:
+        return "TEXT"
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> Any:
+        if dialect.name == "postgresql":
+            return None
+        return lambda value: None if value is None else json.loads(value)
+
+
+class TagNames(ColumnElement[list[str]]):
+    """An article's tag names in the author's order, read with the article itself: the tags
+    come in the same statement as the articles instead of a statement of their own.
+
+    PostgreSQL builds an ARRAY(subquery) per article row; SQLite (3.40 has no ordered
+    aggregate) a JSON array of the names read in order by a subquery.
     """
 
     inherit_cache = True
     _traverse_internals = [("article_id", InternalTraversal.dp_clauseelement)]
-    type = NULLTYPE
+    type = _NameList()
 
     def __init__(self, article_id: ColumnElement[int]) -> None:
         self.article_id = article_id
 
 
-@compiles(TagNames)
-def _not_read(element: TagNames, compiler: SQLCompiler, **kw: Any) -> str:
-    return "NULL"
-
-
-@compiles(TagNames, "postgresql")
-def _array_of_names(element: TagNames, compiler: SQLCompiler, **kw: Any) -> str:
+def _ordered_names(element: TagNames, compiler: SQLCompiler, **kw: Any) -> str:
     names = (
         select(_TAGS.c.name)
         .join_from(_LINKS, _TAGS, _TAGS.c.id == _LINKS.c.tag_id)
         .where(_LINKS.c.article_id == element.article_id)
         .order_by(_LINKS.c.position)
-        .scalar_subquery()
+        .correlate(element.article_id.table)
     )
-    return f"ARRAY{compiler.process(names, **kw)}"
+    return compiler.process(names.scalar_subquery(), **kw)
+
+
+@compiles(TagNames)
+def _json_array_of_names(element: TagNames, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"(SELECT json_group_array(name) FROM {_ordered_names(element, compiler, **kw)})"
+
+
+@compiles(TagNames, "postgresql")
+def _array_of_names(element: TagNames, compiler: SQLCompiler, **kw: Any) -> str:
+    return f"ARRAY{_ordered_names(element, compiler, **kw)}"
 
 
 def article_ids_with_tag(name: str | ColumnElement[str]) -> Query:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import partial
+from functools import lru_cache, partial
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
@@ -13,7 +13,10 @@ from db import rules
 from db.errors import BadCredentials, DomainError, Invalid, Invalids, Taken
 from db.models import User, utc_now
 from db.passwords import Passwords
+from db.shown import USERS
+from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
+from db.sql.paging import Query
 from db.sql.statements import Record, any_of, author_columns
 from db.throttle import LoginThrottle
 
@@ -25,8 +28,15 @@ async def get(session: AsyncSession, user_id: int) -> User | None:
 
 
 _USERS = User.__table__
-_BY_USERNAME = select(_USERS).where(_USERS.c.username_key == bindparam("key"))
-_BY_IDS = select(_USERS).where(any_of(_USERS.c.id))
+
+
+@lru_cache(maxsize=256)
+def _lookup(by: str, demand: Demand | None, anonymous: bool) -> Query:
+    """Users by username or by ids, showing what `demand` asks (db/shown.py); their public
+    columns without one."""
+    view = shown(USERS, demand, anonymous)
+    condition = view.row.c.username_key == bindparam("key") if by == "key" else any_of(view.row.c.id)
+    return select(*view.columns).select_from(view.source).where(condition)
 
 
 _KEPT = (
@@ -44,10 +54,13 @@ async def keep_existing(session: AsyncSession, user_id: int) -> Record | None:
     return found[0] if found else None
 
 
-async def get_by_username(session: Reader, username: str) -> Record | None:
+async def get_by_username(
+    session: Reader, username: str, demand: Demand | None = None, *, viewer_id: int | None = None
+) -> Record | None:
     if not rules.comparable(username):
         return None
-    found = await fetch(session, _BY_USERNAME, {"key": rules.key(username)})
+    stmt = _lookup("key", demand, viewer_id is None)
+    found = await fetch(session, stmt, {"key": rules.key(username), "viewer_id": viewer_id})
     return found[0] if found else None
 
 
@@ -57,8 +70,13 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
     return await session.scalar(select(User).where(User.email_key == rules.key(email.strip())))
 
 
-async def users_by_id(session: Reader, user_ids: Sequence[int]) -> dict[int, Record]:
-    return {user.id: user for user in await fetch(session, _BY_IDS, {"ids": user_ids})}
+async def users_by_id(
+    session: Reader, user_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+) -> dict[int, Record]:
+    found = await fetch(
+        session, _lookup("ids", demand, viewer_id is None), {"ids": user_ids, "viewer_id": viewer_id}
+    )
+    return {user.id: user for user in found}
 
 
 async def create(

@@ -10,17 +10,21 @@ from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
 import db.articles
 import db.favorites
 import db.feeds
 import db.rules
+from db.sql.demand import Demand
+from db.sql.paging import Slice
 from graph import pagination
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
-from graph.loaders import load_all
+from graph.loaders import PageKey, load_all
 from graph.node import Node
-from graph.pagination import Connection, total_counts
+from graph.pagination import Connection, PagesRead, total_counts
+from graph.selection import Selected, demand_of, nodes_of
 from graph.users import User, Viewer, authors
 
 if TYPE_CHECKING:
@@ -30,6 +34,7 @@ CommentConnectionType = Annotated["CommentConnection", strawberry.lazy("graph.co
 
 
 async def tag_lists(articles: Sequence[Article], context: Context) -> list[list[str]]:
+    """Tags known already (a new article's) or loaded (the article was read without them)."""
     missing = [a.row_id for a in articles if a.tag_names is None]
     loaded = dict(zip(missing, await load_all(context.loaders.tags_by_article_id, missing), strict=True))
     return [loaded[a.row_id] if a.tag_names is None else a.tag_names for a in articles]
@@ -54,44 +59,48 @@ class Article(Node):
     body: str
     created_at: datetime
     updated_at: datetime
+    row: strawberry.Private[Any] = None
+    """The row read, with what its read brought besides (graph/selection.py)."""
     tag_names: strawberry.Private[list[str] | None] = None
-    """Read with the article when the engine can (see `db.tags.TagNames`); None: load them."""
+    """Known already (a new article's); None: read with the row, or loaded."""
     author_row: strawberry.Private[Any] = None
-    """The author, when read with the article; None: load it."""
+    """The author, when read with the article or known; None: load it."""
 
     @classmethod
     def from_row(cls, row: Any, *, tag_names: list[str] | None = None, author: Any = None) -> Self:
         """`tag_names` and `author` when known already (a new article's), else read with the
-        row or loaded."""
+        row or loaded. The row has the columns its read was asked for (the others are None:
+        the query selects none of their fields)."""
         return cls(
             row_id=row.id,
             author_id=row.author_id,
-            slug=row.slug,
-            title=row.title,
-            description=row.description,
-            body=row.body,
+            slug=getattr(row, "slug", None),  # type: ignore[arg-type]
+            title=getattr(row, "title", None),  # type: ignore[arg-type]
+            description=getattr(row, "description", None),  # type: ignore[arg-type]
+            body=getattr(row, "body", None),  # type: ignore[arg-type]
             created_at=row.created_at,
-            updated_at=row.updated_at,
-            tag_names=getattr(row, "tag_list", None) if tag_names is None else tag_names,
+            updated_at=getattr(row, "updated_at", None),  # type: ignore[arg-type]
+            row=row,
+            tag_names=tag_names,
             author_row=getattr(row, "author", None) if author is None else author,
         )
 
     @strawberry.field(description="Tag names in the order the author gave them.")
-    @batched(tag_lists)
+    @batched(tag_lists, read_with="tag_list")
     async def tag_list(self, info: Info) -> list[str]: ...
 
     @strawberry.field(
         description="Whether the signed-in viewer favorited this article; false for anonymous requests."
     )
-    @batched(favorited_flags)
+    @batched(favorited_flags, read_with="favorited")
     async def favorited(self, info: Info) -> bool: ...
 
     @strawberry.field
-    @batched(favorites_counts)
+    @batched(favorites_counts, read_with="favorites_count")
     async def favorites_count(self, info: Info) -> int: ...
 
     @strawberry.field
-    @batched(authors)
+    @batched(authors, joined="author")
     async def author(self, info: Info) -> User: ...
 
     @strawberry.field(description="Comments, oldest first.")
@@ -109,31 +118,51 @@ class ArticleConnection(Connection[Article]):
 
 
 async def article_pages(
-    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+    users: Sequence[User],
+    context: Context,
+    first: int | None = None,
+    after: str | None = None,
+    selected: Selected | None = None,
 ) -> list[ArticleConnection]:
     """Each user's articles, newest first."""
     loaders = context.loaders
     return await pagination.connections(
         [user.row_id for user in users],
         pagination.window(first, after),
-        loaders.articles_page_by_author_id,
+        _pages_read(context, db.articles.pages_by_author_id, selected, loaders.articles_page_by_author_id),
         loaders.articles_count_by_author_id,
         partial(ArticleConnection.from_slice, node=Article.from_row),
     )
 
 
 async def favorite_pages(
-    users: Sequence[User], context: Context, first: int | None = None, after: str | None = None
+    users: Sequence[User],
+    context: Context,
+    first: int | None = None,
+    after: str | None = None,
+    selected: Selected | None = None,
 ) -> list[ArticleConnection]:
     """Each user's favorites, most recently favorited first."""
     loaders = context.loaders
     return await pagination.connections(
         [user.row_id for user in users],
         pagination.window(first, after),
-        loaders.favorites_page_by_user_id,
+        _pages_read(
+            context, db.favorites.favorites_pages_by_user_id, selected, loaders.favorites_page_by_user_id
+        ),
         loaders.favorites_count_by_user_id,
         partial(ArticleConnection.from_slice, node=Article.from_row, key=lambda row: (row.page_sort, row.id)),
     )
+
+
+def _pages_read(
+    context: Context, read: PagesRead, selected: Selected | None, loader: DataLoader[PageKey, Slice]
+) -> pagination.Pages:
+    """The pages of articles `read` gives, showing what `selected` selects of them; through
+    `loader` on the per-object path (no selection), where the loader batches the parents."""
+    if selected is None:
+        return loader
+    return pagination.read_pages(context, read, demand_of(Article, nodes_of(selected)), selected)
 
 
 async def feeds(
@@ -143,19 +172,34 @@ async def feeds(
     after: str | None = None,
     last: int | None = None,
     before: str | None = None,
+    selected: Selected | None = None,
 ) -> list[ArticleConnection]:
     """The feed of each viewer (there is only ever one per request)."""
     window = pagination.window(first, after, last, before)
+    demand, counted = _articles_demand(selected)
     connections = []
     for viewer in viewers:
         follower_id = viewer.user.row_id
-        page = await context.read(partial(db.feeds.list_feed, follower_id=follower_id, window=window))
+        read = partial(
+            db.feeds.list_feed, follower_id=follower_id, window=window, demand=demand, counted=counted
+        )
+        page = await context.read(read)
 
         async def total(follower_id: int = follower_id) -> int:
             return await context.read(partial(db.feeds.count_feed, follower_id=follower_id))
 
-        connections.append(ArticleConnection.from_slice(page, window, total, node=Article.from_row))
+        connections.append(
+            ArticleConnection.from_slice(page, window, pagination.counter(page, total), node=Article.from_row)
+        )
     return connections
+
+
+def _articles_demand(selected: Selected | None) -> tuple[Demand | None, bool]:
+    """What a list of articles reads for `selected`, and whether its length (None: the
+    per-object path, which reads every column and counts on its own)."""
+    if selected is None:
+        return None, False
+    return demand_of(Article, nodes_of(selected)), "totalCount" in selected
 
 
 @strawberry.input(description="Narrows the global article list; given filters combine with AND.")
@@ -167,8 +211,11 @@ class ArticleFilter:
     )
 
 
-async def find_article(context: Context, *, slug: str) -> Article | None:
-    row = await context.read(partial(db.articles.get_by_slug, slug=slug))
+async def find_article(context: Context, *, slug: str, selected: Selected | None = None) -> Article | None:
+    demand = None if selected is None else demand_of(Article, selected)
+    row = await context.read(
+        partial(db.articles.get_by_slug, slug=slug, demand=demand, viewer_id=context.viewer_id)
+    )
     return Article.from_row(row) if row else None
 
 
@@ -180,16 +227,26 @@ async def find_articles(
     last: int | None = None,
     before: str | None = None,
     filter: ArticleFilter | None = None,
+    selected: Selected | None = None,
 ) -> ArticleConnection:
     """The global list, narrowed by `filter`."""
     window = pagination.window(first, after, last, before)
     narrowing = _narrowing(filter)
-    page = await context.read(partial(db.articles.list_articles, narrowing=narrowing, window=window))
+    demand, counted = _articles_demand(selected)
+    read = partial(
+        db.articles.list_articles,
+        narrowing=narrowing,
+        window=window,
+        demand=demand,
+        viewer_id=context.viewer_id,
+        counted=counted,
+    )
+    page = await context.read(read)
 
     async def total() -> int:
         return await context.read(partial(db.articles.count_articles, narrowing=narrowing))
 
-    return ArticleConnection.from_slice(page, window, total, node=Article.from_row)
+    return ArticleConnection.from_slice(page, window, pagination.counter(page, total), node=Article.from_row)
 
 
 def _narrowing(filter: ArticleFilter | None) -> db.articles.ArticleFilter:

@@ -32,21 +32,35 @@ circle (that module needs `Article`, `User.articles` needs that module).
 from __future__ import annotations
 
 import functools
+import inspect
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar, cast
 
 from graph.context import Context, Info
+from graph.selection import JOINED, READ_WITH
 
 BatchResolver = Callable[..., Awaitable[Sequence[Any]]]
 """`(parents, context, **arguments) -> one value per parent`."""
 
 F = TypeVar("F", bound=Callable[..., Any])
 _BATCH = "__conduit_batch__"
+_WANTS_SELECTION = "__conduit_wants_selection__"
 
 
-def batched(batch: BatchResolver) -> Callable[[F], F]:
-    """Declare `batch` as the field's resolver; see the module's doc."""
+def batched(
+    batch: BatchResolver, *, read_with: str | None = None, joined: str | None = None
+) -> Callable[[F], F]:
+    """Declare `batch` as the field's resolver; see the module's doc.
+
+    `read_with` names the value (db/shown.py) a read of the parents can bring with their rows:
+    the field is then read off the parent's `row` and `batch` runs only for parents whose row
+    lacks it. `joined` names the to-one relation the parents' read can join (an article's
+    `author`), which `batch` finds on the parent's row. Either way the read of the parents
+    learns of it through `graph.selection.demand_of`.
+    """
+    if read_with is not None:
+        batch = _from_rows(read_with, batch)
 
     def declare(stub: F) -> F:
         @functools.wraps(stub)
@@ -55,9 +69,40 @@ def batched(batch: BatchResolver) -> Callable[[F], F]:
             return value
 
         setattr(resolve_one, _BATCH, batch)
+        if read_with is not None:
+            setattr(resolve_one, READ_WITH, read_with)
+        if joined is not None:
+            setattr(resolve_one, JOINED, joined)
         return cast("F", resolve_one)
 
     return declare
+
+
+_ABSENT: Any = object()
+
+
+def _from_rows(name: str, batch: BatchResolver) -> BatchResolver:
+    """`batch` for the parents whose row was read without the value `name`."""
+
+    async def read(parents: Sequence[Any], context: Context) -> list[Any]:
+        values = [getattr(parent.row, name, _ABSENT) for parent in parents]
+        missing = [index for index, value in enumerate(values) if value is _ABSENT]
+        if missing:
+            loaded = await batch([parents[index] for index in missing], context)
+            for index, value in zip(missing, loaded, strict=True):
+                values[index] = value
+        return values
+
+    read.__qualname__ = f"read_with({name}, {batch.__qualname__})"
+    return read
+
+
+def wants_selection(batch: BatchResolver) -> bool:
+    """Whether `batch` reads objects and takes what the query selects of them (`selected`)."""
+    declared: bool | None = getattr(batch, _WANTS_SELECTION, None)
+    if declared is not None:
+        return declared
+    return "selected" in inspect.signature(batch).parameters
 
 
 def batch_of(function: Callable[..., Any]) -> BatchResolver | None:
@@ -72,6 +117,7 @@ def at_root(resolve: Callable[..., Awaitable[Any]]) -> BatchResolver:
     async def batch(parents: Sequence[Any], context: Context, **arguments: Any) -> list[Any]:
         return [await resolve(context, **arguments)]
 
+    setattr(batch, _WANTS_SELECTION, wants_selection(resolve))
     return batch
 
 

@@ -21,12 +21,18 @@ from graph.errors import BadUserInput, ServiceUnavailable, UserError, user_error
 from graph.loaders import load_all
 from graph.node import DeletePayload, Node, from_global_id
 from graph.pagination import Connection
+from graph.selection import Selected, demand_of, nodes_of
 from graph.users import User, authors
 
 
 async def commented_articles(comments: Sequence[Comment], context: Context) -> list[Article]:
-    rows = await load_all(context.loaders.article_by_id, [c.article_id for c in comments])
-    return [Article.from_row(row) for row in rows]
+    """The articles read with the comments (joined), else loaded."""
+    missing = [c.article_id for c in comments if getattr(c.row, "article", None) is None]
+    loaded = dict(zip(missing, await load_all(context.loaders.article_by_id, missing), strict=True))
+    return [
+        Article.from_row(loaded[c.article_id] if (row := getattr(c.row, "article", None)) is None else row)
+        for c in comments
+    ]
 
 
 @strawberry.type
@@ -37,27 +43,32 @@ class Comment(Node):
     body: str
     created_at: datetime
     updated_at: datetime
+    row: strawberry.Private[Any] = None
+    """The row read, with what its read brought besides (graph/selection.py)."""
     author_row: strawberry.Private[Any] = None
-    """The author, when read with the comment; None: load it."""
+    """The author, when read with the comment or known; None: load it."""
 
     @classmethod
     def from_row(cls, row: Any, *, author: Any = None) -> Self:
+        """The row has the columns its read was asked for (the others are None: the query
+        selects none of their fields)."""
         return cls(
             row_id=row.id,
             author_id=row.author_id,
             article_id=row.article_id,
-            body=row.body,
+            body=getattr(row, "body", None),  # type: ignore[arg-type]
             created_at=row.created_at,
-            updated_at=row.updated_at,
+            updated_at=getattr(row, "updated_at", None),  # type: ignore[arg-type]
+            row=row,
             author_row=getattr(row, "author", None) if author is None else author,
         )
 
     @strawberry.field
-    @batched(authors)
+    @batched(authors, joined="author")
     async def author(self, info: Info) -> User: ...
 
     @strawberry.field
-    @batched(commented_articles)
+    @batched(commented_articles, joined="article")
     async def article(self, info: Info) -> Article: ...
 
 
@@ -66,13 +77,22 @@ class CommentConnection(Connection[Comment]): ...
 
 
 async def comment_pages(
-    articles: Sequence[Article], context: Context, first: int | None = None, after: str | None = None
+    articles: Sequence[Article],
+    context: Context,
+    first: int | None = None,
+    after: str | None = None,
+    selected: Selected | None = None,
 ) -> list[CommentConnection]:
+    """Each article's comments, oldest first."""
     loaders = context.loaders
+    pages: pagination.Pages = loaders.comments_page_by_article_id
+    if selected is not None:
+        demand = demand_of(Comment, nodes_of(selected))
+        pages = pagination.read_pages(context, db.comments.pages_by_article_id, demand, selected)
     return await pagination.connections(
         [article.row_id for article in articles],
         pagination.window(first, after),
-        loaders.comments_page_by_article_id,
+        pages,
         loaders.comments_count_by_article_id,
         partial(CommentConnection.from_slice, node=Comment.from_row),
     )

@@ -2,44 +2,66 @@
 
 from __future__ import annotations
 
-import asyncio
+from collections.abc import Callable
+from operator import attrgetter
+from typing import Any
 
 import strawberry
+from strawberry.dataloader import DataLoader
 
+import db.articles
+import db.comments
+import db.users
+from db.sql.demand import Demand
 from graph.articles import Article
 from graph.batch import at_root, batched
 from graph.comments import Comment
 from graph.context import Context, Info
+from graph.loaders import Loaders, load_all
 from graph.node import Node, from_global_id
+from graph.selection import Selected, demand_of
 from graph.users import User
 
 
-async def find_node(context: Context, *, id: strawberry.ID) -> Node | None:
-    """The object a global ID names, through the loader of its type; None if there is none."""
-    return await _load_node(context, from_global_id(id))
+async def find_node(context: Context, *, id: strawberry.ID, selected: Selected | None = None) -> Node | None:
+    """The object a global ID names; None if there is none."""
+    [found] = await find_nodes(context, ids=[id], selected=selected)
+    return found
 
 
-async def find_nodes(context: Context, *, ids: list[strawberry.ID]) -> list[Node | None]:
-    # Every ID is decoded before any load starts: a bad one must not leave loads running.
+async def find_nodes(
+    context: Context, *, ids: list[strawberry.ID], selected: Selected | None = None
+) -> list[Node | None]:
+    """The objects the IDs name, in order: one read per type among them, showing what the
+    query selects (through the loaders on the per-object path)."""
+    # Every ID is decoded before any read starts: a bad one must not leave reads running.
     decoded = [from_global_id(i) for i in ids]
-    return list(await asyncio.gather(*(_load_node(context, d) for d in decoded)))
+    wanted: dict[str, list[int]] = {}
+    for named in decoded:
+        if named is not None and named[0] in _READS:
+            wanted.setdefault(named[0], []).append(named[1])
+    found: dict[tuple[str, int], Node] = {}
+    for type_name, pks in wanted.items():
+        cls, read, loader = _READS[type_name]
+        if selected is None:
+            rows = dict(zip(pks, await load_all(loader(context.loaders), pks), strict=True))
+        else:
+            demand = demand_of(cls, selected)
+            rows = await context.read(_reading(read, pks, demand, context.viewer_id))
+        found.update({(type_name, pk): cls.from_row(row) for pk, row in rows.items() if row is not None})
+    return [None if named is None else found.get(named) for named in decoded]
 
 
-async def _load_node(context: Context, decoded: tuple[str, int] | None) -> Node | None:
-    if decoded is None:
-        return None
-    type_name, pk = decoded
-    loaders = context.loaders
-    if type_name == "User":
-        user = await loaders.user_by_id.load(pk)
-        return User.from_row(user) if user else None
-    if type_name == "Article":
-        article = await loaders.article_by_id.load(pk)
-        return Article.from_row(article) if article else None
-    if type_name == "Comment":
-        comment = await loaders.comment_by_id.load(pk)
-        return Comment.from_row(comment) if comment else None
-    return None
+def _reading(read: Any, pks: list[int], demand: Demand, viewer_id: int | None) -> Any:
+    return lambda reader: read(reader, pks, demand, viewer_id=viewer_id)
+
+
+_READS: dict[str, tuple[Any, Any, Callable[[Loaders], DataLoader[int, Any]]]] = {
+    "User": (User, db.users.users_by_id, attrgetter("user_by_id")),
+    "Article": (Article, db.articles.articles_by_id, attrgetter("article_by_id")),
+    "Comment": (Comment, db.comments.comments_by_id, attrgetter("comment_by_id")),
+}
+"""Each Node type: its class, its read by ids (with a demand) and its loader."""
 
 
 @strawberry.type

@@ -21,12 +21,14 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 import strawberry
 from strawberry.dataloader import DataLoader
 
+from db.sql.demand import Demand
 from db.sql.paging import Key, Slice, Window
 from graph.batch import batched
 from graph.context import Info
 from graph.errors import BadUserInput
 from graph.loaders import PageKey, load_all
 from graph.node import MAX_PK
+from graph.selection import Selected
 
 C = TypeVar("C")
 T = TypeVar("T")
@@ -119,20 +121,59 @@ async def total_counts(connections: Sequence[Counted], context: Any) -> list[int
     return list(await asyncio.gather(*(connection.count() for connection in connections)))
 
 
+PagesRead = Callable[..., Awaitable[dict[int, Slice]]]
+"""A read of a page of many parents' lists: `(reader, parent_ids, window, demand, *, viewer_id,
+counted)`, like `db.comments.pages_by_article_id`."""
+ReadPages = Callable[[Sequence[int], Window], Awaitable[dict[int, Slice]]]
+Pages = DataLoader[PageKey, Slice] | ReadPages
+
+
+def read_pages(context: Any, read: PagesRead, demand: Demand, selected: Selected) -> ReadPages:
+    """Pages through `read` showing what `demand` asks, and with each list's length when the
+    query selects `totalCount`: the page, its rows' relations and counts, and the length in
+    one statement for all parents."""
+    counted = "totalCount" in selected
+    viewer_id = context.viewer_id
+
+    async def pages(parent_ids: Sequence[int], window: Window) -> dict[int, Slice]:
+        found: dict[int, Slice] = await context.read(
+            lambda reader: read(reader, parent_ids, window, demand, viewer_id=viewer_id, counted=counted)
+        )
+        return found
+
+    return pages
+
+
 async def connections(
     parent_ids: Sequence[int],
     window: Window,
-    pages: DataLoader[PageKey, Slice],
+    pages: Pages,
     counts: DataLoader[int, int],
     build: Callable[[Slice, Window, Callable[[], Awaitable[int]]], C],
 ) -> list[C]:
-    """One connection per parent: its page through `pages` (one statement for all parents),
-    its `totalCount` through `counts`, only when selected."""
-    slices = await load_all(pages, [(parent_id, window) for parent_id in parent_ids])
+    """One connection per parent: its page through `pages` (one statement for all parents; a
+    loader on the per-object path), its `totalCount` read with it or through `counts`, only
+    when selected."""
+    if isinstance(pages, DataLoader):
+        slices = await load_all(pages, [(parent_id, window) for parent_id in parent_ids])
+    else:
+        found = await pages(list(dict.fromkeys(parent_ids)), window)
+        slices = [found[parent_id] for parent_id in parent_ids]
     return [
-        build(page, window, partial(counts.load, parent_id))
+        build(page, window, counter(page, partial(counts.load, parent_id)))
         for parent_id, page in zip(parent_ids, slices, strict=True)
     ]
+
+
+def counter(page: Slice, count: Callable[[], Awaitable[int]]) -> Callable[[], Awaitable[int]]:
+    """How to count the page's whole list: `count`, unless its length was read with it."""
+    if page.total is None:
+        return count
+    return partial(_known, page.total)
+
+
+async def _known(value: int) -> int:
+    return value
 
 
 @strawberry.type

@@ -12,12 +12,14 @@ import strawberry
 import db.follows
 import db.users
 from db.errors import DomainError, TooManyRequests
+from db.sql.demand import Demand
 from graph.auth import issue_token
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
 from graph.errors import Unauthenticated, UserError, user_errors
 from graph.loaders import load_all
 from graph.node import Node
+from graph.selection import Selected, demand_of
 
 if TYPE_CHECKING:
     from graph.articles import ArticleConnection
@@ -61,29 +63,34 @@ class User(Node):
         description="An image URL; null when never set; an empty string given as input is stored as null."
     )
     created_at: datetime
+    row: strawberry.Private[Any] = None
+    """The row read, with what its read brought besides (graph/selection.py)."""
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
+        """The row has the columns its read was asked for (the others are None: the query
+        selects none of their fields)."""
         return cls(
             row_id=row.id,
-            username=row.username,
-            bio=row.bio,
-            image=row.image,
-            created_at=row.created_at,
+            username=getattr(row, "username", None),  # type: ignore[arg-type]
+            bio=getattr(row, "bio", None),
+            image=getattr(row, "image", None),
+            created_at=getattr(row, "created_at", None),  # type: ignore[arg-type]
+            row=row,
         )
 
     @strawberry.field(
         description="Whether the signed-in viewer follows this user; false for anonymous requests."
     )
-    @batched(following_flags)
+    @batched(following_flags, read_with="following")
     async def following(self, info: Info) -> bool: ...
 
     @strawberry.field
-    @batched(followers_counts)
+    @batched(followers_counts, read_with="followers_count")
     async def followers_count(self, info: Info) -> int: ...
 
     @strawberry.field
-    @batched(following_counts)
+    @batched(following_counts, read_with="following_count")
     async def following_count(self, info: Info) -> int: ...
 
     @strawberry.field(description="Articles written by this user, newest first.")
@@ -164,17 +171,30 @@ class UpdateViewerInput:
     image: strawberry.Maybe[str | None]
 
 
-async def find_viewer(context: Context) -> Viewer | None:
-    if context.viewer_id is None:
+async def find_viewer(context: Context, selected: Selected | None = None) -> Viewer | None:
+    viewer_id = context.viewer_id
+    if viewer_id is None:
         return None
-    row = await context.loaders.user_by_id.load(context.viewer_id)
+    if selected is None:
+        row = await context.loaders.user_by_id.load(viewer_id)
+    else:
+        demand = demand_of(User, selected.get("user", {})) | _EMAIL
+        found = await context.read(
+            partial(db.users.users_by_id, user_ids=[viewer_id], demand=demand, viewer_id=viewer_id)
+        )
+        row = found.get(viewer_id)
     if row is None:
         raise Unauthenticated("the token's user no longer exists")
     return Viewer.from_row(row)
 
 
-async def find_user(context: Context, *, username: str) -> User | None:
-    row = await context.read(partial(db.users.get_by_username, username=username))
+_EMAIL = Demand(columns=frozenset({"email"}))
+
+
+async def find_user(context: Context, *, username: str, selected: Selected | None = None) -> User | None:
+    demand = None if selected is None else demand_of(User, selected)
+    read = partial(db.users.get_by_username, username=username, demand=demand, viewer_id=context.viewer_id)
+    row = await context.read(read)
     return User.from_row(row) if row else None
 
 

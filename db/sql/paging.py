@@ -10,12 +10,13 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import partial
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, FromClause, Select, bindparam, func, select, true, tuple_
 from sqlalchemy.dialects import postgresql
 
+from db.sql.demand import Demand, Entity, shown
 from db.sql.fetch import Reader, dialect_of, fetch
 from db.sql.statements import any_of
 
@@ -63,6 +64,8 @@ class Slice:
 
     rows: list[Any]
     has_more: bool
+    total: int | None = None
+    """The whole list's length when it was read with the page (`counted`); None: not read."""
 
 
 def _key(columns: tuple[Any, Any], bound: str) -> Any:
@@ -108,6 +111,7 @@ def windowed_per_parent(
     descending: bool,
     shape: Shape,
     lateral: bool,
+    counted: bool = False,
 ) -> Query:
     """The window applied to each parent's list at once: one statement for any number of parents.
 
@@ -117,7 +121,8 @@ def windowed_per_parent(
     joined to it on `columns[1] == row_id`). Run it with the parents'
     ids as `ids` and the window's `parameters()`. Rows carry `parent_id`, `page_sort` and
     `page_id`, and come ordered by parent, then in list order (backward windows reversed, as
-    `cut` expects).
+    `cut` expects). With `counted`, each row also carries `total_count`, the length of its
+    parent's whole list, so `totalCount` costs no statement of its own.
 
     Two forms give the same rows. With `lateral` (PostgreSQL), a subquery per parent reads
     the page's keys from the (parent, sort key, id) index alone, and only the page's rows are
@@ -142,70 +147,104 @@ def windowed_per_parent(
         )
         joined = parent_ids.join(keys, true()).join(source, row_id == keys.c.page_id)
         in_page = _ordering((keys.c.page_sort, keys.c.page_id), descending, shape)
-        return (
-            stmt.add_columns(parent_ids.c.parent_id, keys.c.page_sort, keys.c.page_id)
-            .select_from(joined)
-            .order_by(parent_ids.c.parent_id, *in_page)
-        )
+        stmt = stmt.add_columns(parent_ids.c.parent_id, keys.c.page_sort, keys.c.page_id)
+        if counted:
+            stmt = stmt.add_columns(_list_length(parent, parent_ids.c.parent_id))
+        return stmt.select_from(joined).order_by(parent_ids.c.parent_id, *in_page)
     stmt = stmt.select_from(source)
     if id_.table is not row_id.table:
         stmt = stmt.join(id_.table, id_ == row_id)
     rank = func.row_number().over(partition_by=parent, order_by=ordering).label("parent_rank")
     labels = (parent.label("parent_id"), sort.label("page_sort"), id_.label("page_id"), rank)
     inner = stmt.add_columns(*labels).where(any_of(parent), *bounds).subquery()
-    return (
-        select(inner)
-        .where(inner.c.parent_rank <= bindparam("window_limit"))
-        .order_by(inner.c.parent_id, inner.c.parent_rank)
+    outer = select(inner)
+    if counted:
+        outer = outer.add_columns(_list_length(parent, inner.c.parent_id))
+    return outer.where(inner.c.parent_rank <= bindparam("window_limit")).order_by(
+        inner.c.parent_id, inner.c.parent_rank
     )
+
+
+def _list_length(parent: Any, parent_id: Any) -> Any:
+    """`total_count`: how many rows the list of the parent `parent_id` has (`parent` is the
+    column of the list's links naming their parent), read on an alias of their table."""
+    links = parent.table.alias("listed")
+    length = select(func.count()).select_from(links).where(links.c[parent.key] == parent_id)
+    return length.scalar_subquery().label("total_count")
 
 
 class ParentPages:
     """A list per parent (an article's comments, an author's articles), read a page of it for
-    many parents in one statement: `windowed_per_parent` over these columns, the statement
-    built once per window shape and engine form."""
+    many parents in one statement: `windowed_per_parent` over these columns, showing its rows
+    as a `Demand` asks (db/shown.py). One statement is built per window shape, engine form and
+    demand, and kept (bounded: demands come from the queries clients send)."""
 
-    def __init__(
+    def __init__(self, entity: Entity, parent: Any, columns: tuple[Any, Any], *, descending: bool) -> None:
+        self._entity = entity
+        self._parent = parent
+        self._columns = columns
+        self._descending = descending
+        self.statement = lru_cache(maxsize=512)(self._statement)
+
+    def _statement(
         self,
-        stmt: Query,
-        source: FromClause,
-        row_id: Any,
-        parent: Any,
-        columns: tuple[Any, Any],
-        *,
-        descending: bool,
-    ) -> None:
-        self._build = partial(
-            windowed_per_parent, stmt, source, row_id, parent, columns, descending=descending
-        )
-        self._built: dict[tuple[Shape, bool], Query] = {}
-
-    def statement(self, shape: Shape, lateral: bool) -> Query:
+        shape: Shape,
+        lateral: bool,
+        demand: Demand | None = None,
+        anonymous: bool = True,
+        counted: bool = False,
+    ) -> Query:
         """The statement for windows of this shape, in its LATERAL or ROW_NUMBER() form."""
-        built = self._built.get((shape, lateral))
-        if built is None:
-            built = self._built[shape, lateral] = self._build(shape=shape, lateral=lateral)
-        return built
+        view = shown(self._entity, demand, anonymous)
+        return windowed_per_parent(
+            select(*view.columns),
+            view.source,
+            view.row.c.id,
+            self._parent,
+            self._columns,
+            descending=self._descending,
+            shape=shape,
+            lateral=lateral,
+            counted=counted,
+        )
 
-    async def read(self, session: Reader, parent_ids: Sequence[int], window: Window) -> dict[int, Slice]:
+    async def read(
+        self,
+        session: Reader,
+        parent_ids: Sequence[int],
+        window: Window,
+        demand: Demand | None = None,
+        *,
+        viewer_id: int | None = None,
+        counted: bool = False,
+    ) -> dict[int, Slice]:
         """The window of each parent's list (an empty slice for a parent without rows); LATERAL
         where the database runs it (PostgreSQL does, SQLite not)."""
-        stmt = self.statement(window.shape, dialect_of(session).name == "postgresql")
-        rows = await fetch(session, stmt, {"ids": parent_ids, **window.parameters()})
-        return slices_by_parent(rows, parent_ids, window)
+        lateral = dialect_of(session).name == "postgresql"
+        stmt = self.statement(window.shape, lateral, demand, viewer_id is None, counted)
+        parameters = {"ids": parent_ids, "viewer_id": viewer_id, **window.parameters()}
+        rows = await fetch(session, stmt, parameters)
+        return slices_by_parent(rows, parent_ids, window, counted=counted)
 
 
-def cut(rows: Sequence[Any], window: Window) -> Slice:
-    """Drop the extra row and put a backward window back into list order."""
+def cut(rows: Sequence[Any], window: Window, *, counted: bool = False) -> Slice:
+    """Drop the extra row and put a backward window back into list order. With `counted`,
+    the rows carry `total_count`; a window without rows knows it only when it started at an
+    end of the list (then the list is empty)."""
     page = list(rows[: window.limit])
     if window.backward:
         page.reverse()
-    return Slice(page, len(rows) > window.limit)
+    total = None
+    if counted:
+        total = rows[0].total_count if rows else 0 if window.after is None and window.before is None else None
+    return Slice(page, len(rows) > window.limit, total)
 
 
-def slices_by_parent(rows: Sequence[Any], parent_ids: Sequence[int], window: Window) -> dict[int, Slice]:
+def slices_by_parent(
+    rows: Sequence[Any], parent_ids: Sequence[int], window: Window, *, counted: bool = False
+) -> dict[int, Slice]:
     """Split the rows of `windowed_per_parent` into one slice per parent (empty ones included)."""
     grouped: dict[int, list[Any]] = defaultdict(list)
     for row in rows:
         grouped[row.parent_id].append(row)
-    return {parent_id: cut(grouped.get(parent_id, []), window) for parent_id in parent_ids}
+    return {parent_id: cut(grouped.get(parent_id, []), window, counted=counted) for parent_id in parent_ids}

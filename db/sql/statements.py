@@ -46,8 +46,9 @@ record is made for every row read, thousands for a large page."""
 @cache
 def record_maker(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Record]:
     """How to make a record of a row with these columns. Columns named `prefix__name` form a
-    nested record `prefix` (the row of a joined table, like an article's `author`), None when
-    its first column is (an outer join that found nothing)."""
+    nested record `prefix` (the row of a joined table, like an article's `author`; nested again
+    for `prefix__relation__name`), None when its first column is (an outer join that found
+    nothing)."""
     nested: dict[str, list[int]] = {}
     for index, column in enumerate(columns):
         if "__" in column:
@@ -57,24 +58,34 @@ def record_maker(columns: tuple[str, ...]) -> Callable[[Sequence[Any]], Record]:
     own = [index for index, column in enumerate(columns) if "__" not in column]
     outer = _named([columns[index] for index in own] + list(nested))
     parts = [
-        (_picker(indexes), _named([columns[i].partition("__")[2] for i in indexes]))
+        (_picker(indexes), _maker_of([columns[i].partition("__")[2] for i in indexes]))
         for indexes in nested.values()
     ]
     pick_own = _picker(own)
     if len(parts) == 1:  # the usual case, one joined row: no loop
-        [(pick, kind)] = parts
+        [(pick, make_inner)] = parts
 
         def make_one(row: Sequence[Any]) -> Record:
             values = pick(row)
-            return _new(outer, (*pick_own(row), None if values[0] is None else _new(kind, values)))
+            return _new(outer, (*pick_own(row), None if values[0] is None else make_inner(values)))
 
         return make_one
 
     def make(row: Sequence[Any]) -> Record:
-        inner = [None if (values := pick(row))[0] is None else _new(kind, values) for pick, kind in parts]
+        inner = [
+            None if (values := pick(row))[0] is None else make_inner(values) for pick, make_inner in parts
+        ]
         return _new(outer, (*pick_own(row), *inner))
 
     return make
+
+
+def _maker_of(columns: list[str]) -> Callable[[Sequence[Any]], Record]:
+    """The maker of a joined row's record: itself nested when it has joined rows of its own
+    (a comment's article's author)."""
+    if any("__" in column for column in columns):
+        return record_maker(tuple(columns))
+    return partial(_new, _named(columns))
 
 
 def author_columns(users: FromClause) -> list[ColumnElement[Any]]:

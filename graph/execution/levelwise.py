@@ -49,10 +49,11 @@ from graphql.execution.values import get_argument_values
 from strawberry.extensions import SchemaExtension
 from strawberry.types.arguments import convert_arguments
 
-from graph.batch import BatchResolver, batch_of
+from graph.batch import BatchResolver, batch_of, wants_selection
 from graph.context import Context
 from graph.errors import masked
 from graph.execution.fallbacks import Fallbacks
+from graph.selection import selected_under
 
 _SERIALIZED_AS_IS: dict[GraphQLOutputType, type] = {GraphQLString: str, GraphQLID: str, GraphQLBoolean: bool}
 """Scalars whose serialisation of a value of this exact class is the value itself."""
@@ -178,7 +179,7 @@ def batch_table(schema: GraphQLSchema) -> dict[tuple[str, str], Batch]:
             resolver = getattr(definition, "base_resolver", None)
             batch = batch_of(resolver.wrapped_func) if resolver is not None else None
             if batch is not None:
-                table[type_.name, name] = Batch(batch, definition)
+                table[type_.name, name] = Batch(batch, definition, wants_selection(batch))
     return table
 
 
@@ -188,6 +189,8 @@ class Batch:
 
     resolve: BatchResolver
     definition: Any
+    selects: bool
+    """Whether the batch resolver reads objects and is told what the query selects of them."""
 
 
 class _Run:
@@ -229,7 +232,12 @@ class _Run:
             raise Fallback("fragment_variables")
         batch = self.levelwise.batches.get((type_.name, node.name.value))
         if batch is not None:
-            values = list(await batch.resolve(parents, self.context, **self.arguments(batch, field, node)))
+            arguments = self.arguments(batch, field, node)
+            if batch.selects:
+                executor = self.executor
+                nodes = [detail.node for detail in details]
+                arguments["selected"] = selected_under(nodes, executor.fragments, executor.variable_values)
+            values = list(await batch.resolve(parents, self.context, **arguments))
         else:
             values = _read(field, parents)
         completed = await self.values(field.type, details, values)

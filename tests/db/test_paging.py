@@ -9,7 +9,7 @@ with many ties in the sort keys so that the id decides.
 from __future__ import annotations
 
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -22,6 +22,7 @@ import db.articles
 import db.comments
 import db.favorites
 from db.models import Article, Comment, Favorite, User
+from db.sql.demand import Demand
 from db.sql.engine import Database
 from db.sql.paging import Key, Query, Shape, Window
 from db.sql.statements import Record, records
@@ -132,7 +133,7 @@ class Listing:
     """One kind of per-parent list: how it is built, ordered, and whose lists it reads."""
 
     name: str
-    pages: Callable[[Shape, bool], Query]
+    pages: Callable[..., Query]
     descending: bool
     parents: Callable[[Lists], list[int]]
     lists: Callable[[Lists], dict[int, list[Key]]]
@@ -215,8 +216,15 @@ WINDOWS: dict[str, Callable[[Marks], Window]] = {
 }
 
 
-async def run(seeded: Seeded, listing: Listing, window: Window, lateral: bool) -> list[Record]:
-    stmt = listing.pages(window.shape, lateral)
+async def run(
+    seeded: Seeded,
+    listing: Listing,
+    window: Window,
+    lateral: bool,
+    demand: Demand | None = None,
+    counted: bool = False,
+) -> list[Record]:
+    stmt = listing.pages(window.shape, lateral, demand, True, counted)
     parameters: dict[str, Any] = {"ids": listing.parents(seeded.lists), **window.parameters()}
     async with seeded.database.read_session() as session:
         return records(await session.execute(stmt, parameters))
@@ -252,13 +260,22 @@ async def test_each_form_selects_the_window_of_every_parent(
 
 
 @pytest.mark.parametrize("listing", LISTINGS, ids=[listing.name for listing in LISTINGS])
-async def test_rows_come_with_their_author(seeded: Seeded, listing: Listing) -> None:
-    window = Window(50)
+async def test_rows_come_with_their_author_and_their_lists_length(seeded: Seeded, listing: Listing) -> None:
+    """Asked for (a `Demand`), the rows bring their author, and `counted` each parent's whole
+    list's length, which the window (a few rows) does not show."""
+    shown = Demand(joined=frozenset({("author", Demand(columns=frozenset({"username"})))}))
     forms = [False, True] if seeded.lateral else [False]
     for lateral in forms:
-        rows = await run(seeded, listing, window, lateral)
+        every = await run(seeded, listing, Window(10_000), lateral)
+        lengths = Counter(row.parent_id for row in every)
+        rows = await run(seeded, listing, Window(2), lateral, shown, counted=True)
         assert rows
         assert all(row.author is not None and row.author.id == row.author_id for row in rows)
+        assert all(row.author.username for row in rows)
+        assert {row.parent_id: row.total_count for row in rows} == {
+            parent: lengths[parent] for parent in {row.parent_id for row in rows}
+        }
+        assert max(lengths.values()) > 2
 
 
 async def test_windows_of_no_parents_are_empty(seeded: Seeded) -> None:

@@ -1,7 +1,6 @@
-"""`TagNames`: article reads carry their tag names on PostgreSQL, in the author's order.
-
-SQLite reads NULL there (it has no ordered aggregate), and the API loads the names instead;
-either way a client sees the same `tagList`.
+"""`TagNames`: article reads asked for the tag names carry them, in the author's order, on
+both engines (an array on PostgreSQL, a JSON array on SQLite); reads not asked for them do not,
+and the API loads the names instead. Either way a client sees the same `tagList`.
 """
 
 from __future__ import annotations
@@ -19,6 +18,7 @@ import db.articles
 import db.tags
 from db.articles import ArticleFilter
 from db.models import Article
+from db.sql.demand import Demand
 from db.sql.paging import Window
 from db.sql.statements import Record
 from tests.support.factories import create_article, database, gql, update_article_payload, user_id
@@ -51,28 +51,31 @@ async def articles(app: FastAPI, client: httpx.AsyncClient) -> dict[str, int]:
 
 EXPECTED = {"First": FIRST, "Second": SECOND, "Bare": []}
 
-Read = Callable[[AsyncSession, dict[str, int]], Awaitable[list[Record]]]
+Read = Callable[[AsyncSession, dict[str, int], Demand | None], Awaitable[list[Record]]]
+TAGGED = Demand(columns=frozenset({"title"}), computed=frozenset({"tag_list"}))
 
 
-async def by_slug(session: AsyncSession, ids: dict[str, int]) -> list[Record]:
-    found = [await db.articles.get_by_slug(session, title.lower()) for title in ids]
+async def by_slug(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
+    found = [await db.articles.get_by_slug(session, title.lower(), demand) for title in ids]
     assert None not in found
     return found
 
 
-async def by_id(session: AsyncSession, ids: dict[str, int]) -> list[Record]:
-    return list((await db.articles.articles_by_id(session, list(ids.values()))).values())
+async def by_id(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
+    return list((await db.articles.articles_by_id(session, list(ids.values()), demand)).values())
 
 
-async def listed(session: AsyncSession, ids: dict[str, int]) -> list[Record]:
-    page = await db.articles.list_articles(session, narrowing=ArticleFilter(), window=Window(10))
+async def listed(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
+    page = await db.articles.list_articles(
+        session, narrowing=ArticleFilter(), window=Window(10), demand=demand
+    )
     return page.rows
 
 
-async def by_author(session: AsyncSession, ids: dict[str, int]) -> list[Record]:
+async def by_author(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
     author_id = await session.scalar(select(Article.author_id).where(Article.id == ids["First"]))
     assert author_id is not None
-    pages = await db.articles.pages_by_author_id(session, [author_id], Window(10))
+    pages = await db.articles.pages_by_author_id(session, [author_id], Window(10), demand)
     return pages[author_id].rows
 
 
@@ -80,17 +83,14 @@ READS: dict[str, Read] = {"by slug": by_slug, "by id": by_id, "listed": listed, 
 
 
 @pytest.mark.parametrize("read", READS.values(), ids=READS.keys())
-async def test_article_reads_carry_the_tag_names_on_postgresql_only(
-    app: FastAPI, articles: dict[str, int], engine_name: str, read: Read
+async def test_article_reads_asked_for_tag_names_carry_them_in_order(
+    app: FastAPI, articles: dict[str, int], read: Read
 ) -> None:
     async with database(app).read_session() as session:
-        found = await read(session, articles)
-    tag_lists = {row.title: row.tag_list for row in found}
-    assert set(tag_lists) == set(EXPECTED)
-    if engine_name == "postgresql":
-        assert tag_lists == EXPECTED
-    else:
-        assert tag_lists == dict.fromkeys(EXPECTED)
+        found = await read(session, articles, TAGGED)
+        unasked = await read(session, articles, None)
+    assert {row.title: row.tag_list for row in found} == EXPECTED
+    assert not any(hasattr(row, "tag_list") for row in unasked)
 
 
 async def test_carried_tag_names_follow_a_reordering(
@@ -101,12 +101,9 @@ async def test_carried_tag_names_follow_a_reordering(
         await db.articles.update(session, editor_id=author_id, slug="first", tag_list=["zeta", "new", "mid"])
         await db.articles.update(session, editor_id=author_id, slug="second", tag_list=[])
     async with database(app).read_session() as session:
-        found = await by_id(session, articles)
+        found = await by_id(session, articles, TAGGED)
     tag_lists = {row.title: row.tag_list for row in found}
-    if engine_name == "postgresql":
-        assert tag_lists == {"First": ["zeta", "new", "mid"], "Second": [], "Bare": []}
-    else:
-        assert set(tag_lists.values()) == {None}
+    assert tag_lists == {"First": ["zeta", "new", "mid"], "Second": [], "Bare": []}
 
 
 async def test_names_by_article_id_are_in_the_authors_order_and_skip_untagged(
@@ -117,7 +114,7 @@ async def test_names_by_article_id_are_in_the_authors_order_and_skip_untagged(
     assert names == {articles["First"]: FIRST, articles["Second"]: SECOND}
 
 
-def test_tag_names_compile_to_an_array_on_postgresql_and_null_on_sqlite(
+def test_tag_names_compile_to_an_array_on_postgresql_and_a_json_array_on_sqlite(
     app: FastAPI, engine_name: str
 ) -> None:
     article_id = Article.__table__.c.id
@@ -127,7 +124,8 @@ def test_tag_names_compile_to_an_array_on_postgresql_and_null_on_sqlite(
         assert "ARRAY(SELECT tags.name" in compiled
         assert "ORDER BY article_tags.position" in compiled
     else:
-        assert "NULL AS tag_list" in compiled
+        assert "json_group_array(name)" in compiled
+    assert "ORDER BY article_tags.position" in compiled
 
 
 # Through the API: the same tagList on both engines, read with the article or loaded.
@@ -159,8 +157,8 @@ def loads_of_tag_names(texts: list[str]) -> int:
     return sum(text.lstrip().startswith("SELECT article_tags.article_id, tags.name") for text in texts)
 
 
-async def test_the_api_shows_the_authors_order_read_or_loaded(
-    client: httpx.AsyncClient, articles: dict[str, int], engine_name: str, sql: list[str]
+async def test_the_api_shows_the_authors_order_read_with_the_articles(
+    client: httpx.AsyncClient, articles: dict[str, int], sql: list[str]
 ) -> None:
     sql.clear()
     result = await gql(client, TAG_LISTS)
@@ -177,10 +175,7 @@ async def test_the_api_shows_the_authors_order_read_or_loaded(
             "bare": {"tagList": []},
         }
     }
-    if engine_name == "postgresql":
-        assert loads_of_tag_names(sql) == 0
-    else:
-        assert loads_of_tag_names(sql) >= 1
+    assert loads_of_tag_names(sql) == 0  # read with the articles, on both engines
 
 
 async def test_the_api_shows_changed_tags(client: httpx.AsyncClient, engine_name: str) -> None:
