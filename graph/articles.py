@@ -17,6 +17,7 @@ import db.feeds
 import db.rules
 from db.sql.paging import Key, Slice, Window
 from graph import pagination
+from graph.arguments import After, Before, First, Last, Slug
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
 from graph.loaders import load_all
@@ -45,16 +46,31 @@ async def favorites_counts(articles: Sequence[Article], context: Context) -> lis
     return await load_all(loader, [a.row_id for a in articles])
 
 
-@strawberry.type
+async def comments_counts(articles: Sequence[Article], context: Context) -> list[int]:
+    loader = context.loaders.comments_count_by_article_id
+    return await load_all(loader, [a.row_id for a in articles])
+
+
+@strawberry.type(description="An article: a post with a title, a summary, a body and tags.")
 class Article(Node):
     row_id: strawberry.Private[int]
     author_id: strawberry.Private[int]
-    slug: str
-    title: str
-    description: str
-    body: str
-    created_at: datetime
-    updated_at: datetime
+    slug: str = strawberry.field(
+        description="Unique; made from the title (with a suffix when taken) and changed with it: "
+        "a former slug then names nothing."
+    )
+    title: str = strawberry.field(description=f"1 to {db.rules.TITLE_MAX} characters, on one line.")
+    description: str = strawberry.field(
+        description=f"A short summary, 1 to {db.rules.DESCRIPTION_MAX} characters."
+    )
+    body: str = strawberry.field(
+        description=f"The text as the author wrote it, 1 to {db.rules.BODY_MAX} characters."
+    )
+    created_at: datetime = strawberry.field(description="When it was published; lists sort on it.")
+    updated_at: datetime = strawberry.field(
+        description="When it last changed (equal to createdAt until then): what "
+        "UpdateArticleInput.expectedUpdatedAt is compared with."
+    )
     tag_names: strawberry.Private[list[str] | None] = None
     """Read with the article when the engine can (see `db.tags.TagNames`); None: load them."""
     author_row: strawberry.Private[Any] = None
@@ -87,41 +103,50 @@ class Article(Node):
     @batched(favorited_flags)
     async def favorited(self, info: Info) -> bool: ...
 
-    @strawberry.field
+    @strawberry.field(description="How many users favorited it.")
     @batched(favorites_counts)
     async def favorites_count(self, info: Info) -> int: ...
 
-    @strawberry.field
+    @strawberry.field(description="The user who wrote it.")
     @batched(authors)
     async def author(self, info: Info) -> User: ...
+
+    @strawberry.field(
+        description="How many comments it has (what `comments { totalCount }` counts, as a field "
+        "a normalized cache keeps on the article whatever page it holds)."
+    )
+    @batched(comments_counts)
+    async def comments_count(self, info: Info) -> int: ...
 
     @strawberry.field(description="Comments, oldest first.")
     @batched(later("graph.comments", "comment_pages"))
     async def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> CommentConnectionType: ...
 
 
-@strawberry.type
+@strawberry.type(description="An article in a connection, with its cursor.")
 class ArticleEdge:
-    cursor: str
-    node: Article
+    cursor: str = strawberry.field(description="Opaque; pass it as `after` (or `before`) to page from here.")
+    node: Article = strawberry.field(description="The article.")
 
 
-@strawberry.type
+@strawberry.type(description="A page of a list of articles (a Relay cursor connection), in the list's order.")
 class ArticleConnection:
-    nodes: list[Article]
+    nodes: list[Article] = strawberry.field(
+        description="The page's articles, in order (edges without cursors)."
+    )
     page: strawberry.Private[Slice]
     window: strawberry.Private[Window]
     key: strawberry.Private[Callable[[Any], Key]]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field
+    @strawberry.field(description="Where the page sits in the list, and the cursors to move on.")
     def page_info(self) -> PageInfo:
         """Built only when asked for: its cursors cost an encoding each."""
         return pagination.page_info(self.page, self.window, self.key)
 
-    @strawberry.field
+    @strawberry.field(description="The page's articles, in order, each with its cursor.")
     def edges(self) -> list[ArticleEdge]:
         """Built only when asked for: cursors cost an encoding per row."""
         return [
@@ -242,18 +267,21 @@ def _narrowing(filter: ArticleFilter | None) -> db.articles.ArticleFilter:
 
 @strawberry.type
 class ArticleQueries:
-    @strawberry.field
+    @strawberry.field(description="The article with this slug; null when there is none.")
     @batched(at_root(find_article))
-    async def article(self, info: Info, slug: str) -> Article | None: ...
+    async def article(self, info: Info, slug: Slug) -> Article | None: ...
 
     @strawberry.field(description="All articles, newest first.")
     @batched(at_root(find_articles))
     async def articles(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: ArticleFilter | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            ArticleFilter | None,
+            strawberry.argument(description="Only the articles that match; null (or {}) for all."),
+        ] = None,
     ) -> ArticleConnection: ...

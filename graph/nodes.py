@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Annotated
 
 import strawberry
 
@@ -11,7 +12,7 @@ from graph.batch import at_root, batched
 from graph.comments import Comment
 from graph.context import Context, Info
 from graph.node import Node, from_global_id
-from graph.users import User
+from graph.users import User, find_viewer
 
 
 async def find_node(context: Context, *, id: strawberry.ID) -> Node | None:
@@ -39,6 +40,8 @@ async def _load_node(context: Context, decoded: tuple[str, int] | None) -> Node 
     if type_name == "Comment":
         comment = await loaders.comment_by_id.load(pk)
         return Comment.from_row(comment) if comment else None
+    if type_name == "Viewer" and pk == context.viewer_id:  # a viewer is seen by themselves alone
+        return await find_viewer(context)
     return None
 
 
@@ -46,10 +49,30 @@ async def _load_node(context: Context, decoded: tuple[str, int] | None) -> Node 
 class NodeQueries:
     @strawberry.field(description="Fetches any object by its global ID; null when it does not exist.")
     @batched(at_root(find_node))
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None: ...
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="A global ID, as an `id` field gave it; one that is not base64 is "
+                "BAD_USER_INPUT. A Viewer's ID names something only for that viewer."
+            ),
+        ],
+    ) -> Node | None: ...
 
     @strawberry.field(
         description="Fetches objects by global ID, in the same order; null for the missing ones."
     )
     @batched(at_root(find_nodes))
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]: ...
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description="Global IDs, as `id` fields gave them; each counts toward the "
+                "operation's cost. One that is not base64 fails the whole field (BAD_USER_INPUT)."
+            ),
+        ],
+    ) -> list[Node | None]: ...
