@@ -19,11 +19,12 @@ import db.rules
 from db.errors import DomainError
 from graph.arguments import Slug
 from graph.articles import Article
+from graph.batch import batched
 from graph.context import Info
 from graph.deletions import DeletePayload
 from graph.errors import PAYLOAD_ERRORS, UserError, user_errors
 from graph.node import to_global_id
-from graph.users import User
+from graph.users import User, Viewer, viewers_of_payloads
 
 _TAGS = (
     f"Tag names in the order given, at most {db.rules.TAGS_MAX} of 1 to {db.rules.TAG_MAX} "
@@ -71,6 +72,13 @@ class ArticlePayload:
         description="The article as now (its `author` is the writer); null when errors is not empty.",
     )
     errors: list[UserError] = strawberry.field(default_factory=list, description=PAYLOAD_ERRORS)
+
+    @strawberry.field(
+        description="The viewer who made the change, as now (favoriteArticle and "
+        "unfavoriteArticle change their `user.favorites`); null when errors is not empty."
+    )
+    @batched(viewers_of_payloads)
+    async def viewer(self, info: Info) -> Viewer | None: ...
 
 
 @strawberry.type

@@ -29,12 +29,12 @@ class DeletePayload:
     )
     author: User | None = strawberry.field(
         default=None,
-        description="deleteArticle: the article's author as now (their `articlesCount` and "
+        description="For deleteArticle, the article's author as now (their `articlesCount` and "
         "`articles` changed); null for deleteComment and when errors is not empty.",
     )
     article: Article | None = strawberry.field(
         default=None,
-        description="deleteComment: the article the comment was on, as now (its `commentsCount` "
+        description="For deleteComment, the article the comment was on, as now (its `commentsCount` "
         "and `comments` changed); null for deleteArticle and when errors is not empty.",
     )
     errors: list[UserError] = strawberry.field(default_factory=list, description=PAYLOAD_ERRORS)

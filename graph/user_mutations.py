@@ -19,9 +19,10 @@ import db.users
 from db.errors import DomainError, TooManyRequests
 from graph.arguments import Username
 from graph.auth import issue_token
+from graph.batch import batched
 from graph.context import Context, Info
 from graph.errors import PAYLOAD_ERRORS, Unauthenticated, UserError, user_errors
-from graph.users import User, Viewer
+from graph.users import User, Viewer, viewers_of_payloads
 
 
 @strawberry.type(description="The result of register and login.")
@@ -53,12 +54,14 @@ class FollowPayload:
         description="The user followed or unfollowed, as now (`following`, `followersCount`); "
         "null when errors is not empty.",
     )
-    viewer: Viewer | None = strawberry.field(
-        default=None,
-        description="The viewer, as now (`user.followingCount` changed, and `feed` with it); "
-        "null when errors is not empty.",
-    )
     errors: list[UserError] = strawberry.field(default_factory=list, description=PAYLOAD_ERRORS)
+
+    @strawberry.field(
+        description="The viewer, as now (`user.followingCount` changed, and `feed` with it); "
+        "null when errors is not empty."
+    )
+    @batched(viewers_of_payloads)
+    async def viewer(self, info: Info) -> Viewer | None: ...
 
 
 @strawberry.input(description="A new account.")
@@ -198,15 +201,7 @@ async def _change_follow(info: Info, username: str, change: Any) -> FollowPayloa
             row = await change(work.session, follower_id=work.viewer_id, username=username)
     except DomainError as error:
         return FollowPayload(errors=user_errors(error, ()))
-    return FollowPayload(user=User.from_row(row), viewer=await _viewer(context, work.viewer_id))
-
-
-async def _viewer(context: Context, viewer_id: int) -> Viewer:
-    """The viewer as the operation's transaction sees them now."""
-    row = await context.loaders.user_by_id.load(viewer_id)
-    if row is None:  # not while the operation holds the viewer's row (graph/mutations.py)
-        raise Unauthenticated("the token's user no longer exists")
-    return Viewer.from_row(row)
+    return FollowPayload(user=User.from_row(row))
 
 
 def _signed_in(context: Context, row: Any) -> AuthPayload:

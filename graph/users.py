@@ -148,6 +148,13 @@ async def find_viewer(context: Context) -> Viewer | None:
     return Viewer.from_row(row)
 
 
+async def viewers_of_payloads(payloads: Sequence[Any], context: Context) -> list[Viewer | None]:
+    """The signed-in viewer for each mutation payload that succeeded (has no `errors`), as the
+    operation's transaction sees them now; None for the others."""
+    viewer = await find_viewer(context) if any(not p.errors for p in payloads) else None
+    return [None if p.errors else viewer for p in payloads]
+
+
 async def find_user(context: Context, *, username: str) -> User | None:
     row = await context.read(partial(db.users.get_by_username, username=username))
     return User.from_row(row) if row else None

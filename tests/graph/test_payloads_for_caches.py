@@ -147,7 +147,7 @@ async def test_delete_article_returns_it_with_its_comments_and_the_author_as_now
 ) -> None:
     token = await register(client, "ada")
     reader = await register(client, "linus")
-    kept = await create_article(client, token, title="Kept")
+    await create_article(client, token, title="Kept")
     gone = await create_article(client, token, title="Gone")
     comments = [
         await add_comment(client, who, gone["slug"], body) for who, body in [(reader, "a"), (token, "b")]
