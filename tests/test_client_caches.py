@@ -21,9 +21,7 @@ from db.settings import Settings
 from graph.app import create_app
 from graph.schema import create_schema
 from tests.support.engines import empty_tables, settings_for
-from tests.support.servers import CACHES, npm_ci, serving_process
-
-pytestmark = pytest.mark.node
+from tests.support.servers import CACHES, ROOT, npm_ci, serving_process
 
 CLIENTS = ["apollo", "urql"]
 CASES = [
@@ -52,6 +50,7 @@ NEED_CLIENT_CODE = {
     "login",
 }
 WITHOUT_UPDATES = "--without-updates"
+README = ROOT / "README.md"
 
 Runs = dict[tuple[str, str | None], dict[str, list[str]]]
 
@@ -83,6 +82,7 @@ def runs(migrated_url: str) -> Runs:
     return found
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("client", CLIENTS)
 def test_the_cache_holds_what_the_server_answers_after_the_mutation(
@@ -91,6 +91,7 @@ def test_the_cache_holds_what_the_server_answers_after_the_mutation(
     assert runs[(client, None)][case] == []
 
 
+@pytest.mark.node
 @pytest.mark.parametrize("client", CLIENTS)
 def test_without_client_code_only_the_list_changes_go_stale(runs: Runs, client: str) -> None:
     """What the payloads carry is enough for every other mutation; and the comparison does see
@@ -105,6 +106,21 @@ def test_there_is_a_case_for_every_mutation() -> None:
     assert set(CASES) == set(schema.mutation_type.fields)
 
 
+@pytest.mark.node
 def test_the_cases_run_are_the_cases_listed(runs: Runs) -> None:
     for problems in runs.values():
         assert list(problems) == CASES
+
+
+def _code(name: str) -> str:
+    """The client code of tests/caches/`name`, without its header comment."""
+    lines = (CACHES / name).read_text().splitlines(keepends=True)
+    while lines and lines[0].startswith("//"):
+        lines.pop(0)
+    return "".join(lines)
+
+
+@pytest.mark.parametrize("name", ["apollo-cache.mjs", "urql-cache.mjs"])
+def test_the_readme_shows_the_client_code_the_tests_run(name: str) -> None:
+    section = README.read_text().split("### Caches that update themselves", 1)[1].split("\n## ", 1)[0]
+    assert f"```js\n{_code(name)}```" in section
