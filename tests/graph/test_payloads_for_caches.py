@@ -176,3 +176,28 @@ async def test_a_refused_deletion_returns_nothing_removed(client: httpx.AsyncCli
         "article": None,
         "errors": [{"code": "FORBIDDEN"}],
     }
+
+
+FAVORITE = """
+mutation Favorite($slug: String!) {
+  favoriteArticle(slug: $slug) {
+    article { id favorited favoritesCount }
+    viewer { id user { id favorites { totalCount nodes { id } } } }
+    errors { code }
+  }
+}
+"""
+
+
+async def test_favorite_returns_the_viewer_whose_favorites_changed(client: httpx.AsyncClient) -> None:
+    token = await register(client, "ada")
+    article = await create_article(client, token)
+    payload = await mutate(client, FAVORITE, {"slug": article["slug"]}, token)
+    me = (await gql(client, ME, token=token))["data"]["viewer"]
+    assert payload["article"] == {"id": article["id"], "favorited": True, "favoritesCount": 1}
+    assert payload["viewer"] == {
+        "id": me["id"],
+        "user": {"id": me["user"]["id"], "favorites": {"totalCount": 1, "nodes": [{"id": article["id"]}]}},
+    }
+    missing = await mutate(client, FAVORITE, {"slug": "no-such-article"}, token)
+    assert missing == {"article": None, "viewer": None, "errors": [{"code": "NOT_FOUND"}]}
