@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import rules, slugs, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
-from db.models import Article, Favorite, User, utc_now
+from db.models import Article, Comment, Favorite, User, utc_now
 from db.shown import ARTICLES
 from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
@@ -286,11 +286,26 @@ def _check_change(name: str, value: Any) -> Any:
     return rules.tag_list(value)
 
 
-async def delete_article(session: AsyncSession, *, editor_id: int, slug: str) -> int:
-    """Remove the article with its comments, tag links and favorites; returns its id."""
+@dataclass(frozen=True, slots=True)
+class DeletedArticle:
+    """What a deletion removed: the article and its comments (oldest first), for a client's cache."""
+
+    id: int
+    comment_ids: list[int]
+
+
+async def delete_article(session: AsyncSession, *, editor_id: int, slug: str) -> DeletedArticle:
+    """Remove the article with its comments, tag links and favorites.
+
+    Its comments are listed once the article is locked: no comment can be added from then on
+    (an insert takes the lock FOR KEY SHARE, which waits for this one)."""
     article = await _owned(session, slug=slug, user_id=editor_id, lock=True)
+    comment_ids = await session.scalars(
+        select(Comment.id).where(Comment.article_id == article.id).order_by(Comment.created_at, Comment.id)
+    )
+    deleted = DeletedArticle(id=article.id, comment_ids=list(comment_ids))
     await session.execute(delete(Article).where(Article.id == article.id))
-    return article.id
+    return deleted
 
 
 async def get_existing(

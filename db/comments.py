@@ -73,11 +73,12 @@ async def create(session: AsyncSession, *, author_id: int, article_slug: str, bo
     ).one()
 
 
-async def delete_comment(session: AsyncSession, *, editor_id: int, comment_id: int) -> None:
-    """Only the comment's author may delete it."""
+async def delete_comment(session: AsyncSession, *, editor_id: int, comment_id: int) -> int:
+    """Only the comment's author may delete it; returns the id of the article it was on."""
     comment = await session.get(Comment, comment_id, with_for_update=True)
     if comment is None:
         raise NotFound("comment not found", field=("id",))
     if comment.author_id != editor_id:
         raise Forbidden("only the author may delete this comment")
     await session.execute(delete(Comment).where(Comment.id == comment_id))
+    return comment.article_id

@@ -19,6 +19,7 @@ import db.rules
 from db.sql.demand import Demand
 from db.sql.paging import Slice
 from graph import pagination
+from graph.arguments import After, Before, First, Last, Slug
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
 from graph.loaders import PageKey, load_all
@@ -49,16 +50,31 @@ async def favorites_counts(articles: Sequence[Article], context: Context) -> lis
     return await load_all(loader, [a.row_id for a in articles])
 
 
-@strawberry.type
+async def comments_counts(articles: Sequence[Article], context: Context) -> list[int]:
+    loader = context.loaders.comments_count_by_article_id
+    return await load_all(loader, [a.row_id for a in articles])
+
+
+@strawberry.type(description="An article: a post with a title, a summary, a body and tags.")
 class Article(Node):
     row_id: strawberry.Private[int]
     author_id: strawberry.Private[int]
-    slug: str
-    title: str
-    description: str
-    body: str
-    created_at: datetime
-    updated_at: datetime
+    slug: str = strawberry.field(
+        description="Unique; made from the title (with a suffix when taken) and changed with it: "
+        "a former slug then names nothing."
+    )
+    title: str = strawberry.field(description=f"1 to {db.rules.TITLE_MAX} characters, on one line.")
+    description: str = strawberry.field(
+        description=f"A short summary, 1 to {db.rules.DESCRIPTION_MAX} characters."
+    )
+    body: str = strawberry.field(
+        description=f"The text as the author wrote it, 1 to {db.rules.BODY_MAX} characters."
+    )
+    created_at: datetime = strawberry.field(description="When it was published; lists sort on it.")
+    updated_at: datetime = strawberry.field(
+        description="When it last changed (equal to createdAt until then): what "
+        "UpdateArticleInput.expectedUpdatedAt is compared with."
+    )
     row: strawberry.Private[Any] = None
     """The row read, with what its read brought besides (graph/selection.py)."""
     tag_names: strawberry.Private[list[str] | None] = None
@@ -95,22 +111,29 @@ class Article(Node):
     @batched(favorited_flags, read_with="favorited")
     async def favorited(self, info: Info) -> bool: ...
 
-    @strawberry.field
+    @strawberry.field(description="How many users favorited it.")
     @batched(favorites_counts, read_with="favorites_count")
     async def favorites_count(self, info: Info) -> int: ...
 
-    @strawberry.field
+    @strawberry.field(description="The user who wrote it.")
     @batched(authors, joined="author")
     async def author(self, info: Info) -> User: ...
+
+    @strawberry.field(
+        description="How many comments it has (what `comments { totalCount }` counts, as a field "
+        "a normalized cache keeps on the article whatever page it holds)."
+    )
+    @batched(comments_counts, read_with="comments_count")
+    async def comments_count(self, info: Info) -> int: ...
 
     @strawberry.field(description="Comments, oldest first.")
     @batched(later("graph.comments", "comment_pages"))
     async def comments(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> CommentConnectionType: ...
 
 
-@strawberry.type
+@strawberry.type(description="A page of a list of articles (a Relay cursor connection), in the list's order.")
 class ArticleConnection(Connection[Article]):
     @strawberry.field(description="The number of articles in the whole connection, not just this page.")
     @batched(total_counts)
@@ -257,18 +280,21 @@ def _narrowing(filter: ArticleFilter | None) -> db.articles.ArticleFilter:
 
 @strawberry.type
 class ArticleQueries:
-    @strawberry.field
+    @strawberry.field(description="The article with this slug; null when there is none.")
     @batched(at_root(find_article))
-    async def article(self, info: Info, slug: str) -> Article | None: ...
+    async def article(self, info: Info, slug: Slug) -> Article | None: ...
 
     @strawberry.field(description="All articles, newest first.")
     @batched(at_root(find_articles))
     async def articles(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
-        filter: ArticleFilter | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[
+            ArticleFilter | None,
+            strawberry.argument(description="Only the articles that match; null (or {}) for all."),
+        ] = None,
     ) -> ArticleConnection: ...

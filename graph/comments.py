@@ -5,22 +5,24 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Any, Self
+from typing import Annotated, Any, Self
 
 import strawberry
 
 import db.articles
 import db.comments
 import db.events
+import db.rules
 from db.errors import DomainError, NotFound
 from graph import pagination
 from graph.articles import Article
 from graph.batch import batched
 from graph.context import Context, Info
-from graph.errors import BadUserInput, ServiceUnavailable, UserError, user_errors
+from graph.deletions import DeletePayload
+from graph.errors import PAYLOAD_ERRORS, BadUserInput, ServiceUnavailable, UserError, user_errors
 from graph.loaders import load_all
-from graph.node import DeletePayload, Node, from_global_id
-from graph.pagination import Connection
+from graph.node import Node, from_global_id, to_global_id
+from graph.pagination import Connection, total_counts
 from graph.selection import Selected, demand_of, nodes_of
 from graph.users import User, authors
 
@@ -35,14 +37,14 @@ async def commented_articles(comments: Sequence[Comment], context: Context) -> l
     ]
 
 
-@strawberry.type
+@strawberry.type(description="A comment on an article.")
 class Comment(Node):
     row_id: strawberry.Private[int]
     author_id: strawberry.Private[int]
     article_id: strawberry.Private[int]
-    body: str
-    created_at: datetime
-    updated_at: datetime
+    body: str = strawberry.field(description=f"The text, 1 to {db.rules.COMMENT_MAX} characters.")
+    created_at: datetime = strawberry.field(description="When it was added; lists sort on it.")
+    updated_at: datetime = strawberry.field(description="When it last changed (comments are not edited yet).")
     row: strawberry.Private[Any] = None
     """The row read, with what its read brought besides (graph/selection.py)."""
     author_row: strawberry.Private[Any] = None
@@ -63,17 +65,20 @@ class Comment(Node):
             author_row=getattr(row, "author", None) if author is None else author,
         )
 
-    @strawberry.field
+    @strawberry.field(description="The user who wrote it.")
     @batched(authors, joined="author")
     async def author(self, info: Info) -> User: ...
 
-    @strawberry.field
+    @strawberry.field(description="The article it is on.")
     @batched(commented_articles, joined="article")
     async def article(self, info: Info) -> Article: ...
 
 
-@strawberry.type
-class CommentConnection(Connection[Comment]): ...
+@strawberry.type(description="A page of an article's comments (a Relay cursor connection), oldest first.")
+class CommentConnection(Connection[Comment]):
+    @strawberry.field(description="The number of comments on the article, not just on this page.")
+    @batched(total_counts)
+    async def total_count(self, info: Info) -> int: ...
 
 
 async def comment_pages(
@@ -98,22 +103,33 @@ async def comment_pages(
     )
 
 
-@strawberry.input
+@strawberry.input(description="A new comment.")
 class AddCommentInput:
-    article_slug: str
-    body: str
+    article_slug: str = strawberry.field(description="The slug of the article to comment on.")
+    body: str = strawberry.field(description=f"The text, 1 to {db.rules.COMMENT_MAX} characters.")
 
 
-@strawberry.type
+@strawberry.type(description="The result of addComment.")
 class CommentPayload:
-    comment: Comment | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
+    comment: Comment | None = strawberry.field(
+        default=None, description="The new comment; null when errors is not empty."
+    )
+    article: Article | None = strawberry.field(
+        default=None,
+        description="The article commented on, as now (its `commentsCount` and `comments` "
+        "changed); null when errors is not empty.",
+    )
+    errors: list[UserError] = strawberry.field(default_factory=list, description=PAYLOAD_ERRORS)
 
 
 @strawberry.type
 class CommentMutations:
-    @strawberry.mutation
-    async def add_comment(self, info: Info, input: AddCommentInput) -> CommentPayload:
+    @strawberry.mutation(
+        description="Adds a comment by the viewer; subscribers of commentAdded hear of it once committed."
+    )
+    async def add_comment(
+        self, info: Info, input: Annotated[AddCommentInput, strawberry.argument(description="The comment.")]
+    ) -> CommentPayload:
         context = info.context
         try:
             async with context.unit_of_work() as work:
@@ -126,22 +142,36 @@ class CommentMutations:
                 )
         except DomainError as error:
             return CommentPayload(errors=user_errors(error))
-        return CommentPayload(comment=Comment.from_row(row, author=work.author))
+        article = await context.loaders.article_by_id.load(row.article_id)
+        return CommentPayload(
+            comment=Comment.from_row(row, author=work.author),
+            article=Article.from_row(article) if article else None,
+        )
 
-    @strawberry.mutation
-    async def delete_comment(self, info: Info, id: strawberry.ID) -> DeletePayload:
+    @strawberry.mutation(description="Deletes one of the viewer's comments; FORBIDDEN for another's.")
+    async def delete_comment(
+        self,
+        info: Info,
+        id: Annotated[strawberry.ID, strawberry.argument(description="The comment's global ID.")],
+    ) -> DeletePayload:
         context = info.context
         try:
             async with context.unit_of_work() as work:
                 decoded = from_global_id(id)
                 if decoded is None or decoded[0] != "Comment":
                     raise NotFound("comment not found", field=("id",))
-                await db.comments.delete_comment(
+                article_id = await db.comments.delete_comment(
                     work.session, editor_id=work.viewer_id, comment_id=decoded[1]
                 )
         except DomainError as error:
             return DeletePayload(errors=user_errors(error, ()))
-        return DeletePayload(deleted_id=id)
+        article = await context.loaders.article_by_id.load(article_id)
+        deleted = strawberry.ID(to_global_id("Comment", decoded[1]))
+        return DeletePayload(
+            deleted_id=deleted,
+            deleted_ids=[deleted],
+            article=Article.from_row(article) if article else None,
+        )
 
 
 @strawberry.type
@@ -150,7 +180,11 @@ class CommentSubscriptions:
         description="Each comment added to the article from now on, as it is committed "
         "(from any server process)."
     )
-    async def comment_added(self, info: Info, article_slug: str) -> AsyncGenerator[Comment, None]:
+    async def comment_added(
+        self,
+        info: Info,
+        article_slug: Annotated[str, strawberry.argument(description="The slug of the article to watch.")],
+    ) -> AsyncGenerator[Comment, None]:
         database = info.context.database
         events = info.context.services.events
         async with database.read_session() as session:

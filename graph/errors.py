@@ -77,7 +77,9 @@ class UserErrorCode(Enum):
         "INVALID", description="A value breaks a rule (empty, too long, malformed)."
     )
     TAKEN = strawberry.enum_value("TAKEN", description="A unique value (username, email) is already in use.")
-    NOT_FOUND = "NOT_FOUND"
+    NOT_FOUND = strawberry.enum_value(
+        "NOT_FOUND", description="What the input names (an article, a comment, a user) does not exist."
+    )
     FORBIDDEN = strawberry.enum_value(
         "FORBIDDEN",
         description="The viewer is signed in but may not do this (e.g. edit another's article).",
@@ -102,12 +104,18 @@ class UserError:
         description='Path to the input field at fault, e.g. ["input", "email"]; '
         "empty when not tied to one field."
     )
-    message: str
-    code: UserErrorCode
+    message: str = strawberry.field(description="What is wrong, in English, for a person to read.")
+    code: UserErrorCode = strawberry.field(description="What is wrong, for a program to act on.")
     retry_after: int | None = strawberry.field(
         default=None,
         description="With TOO_MANY_REQUESTS: seconds to wait before trying again; null otherwise.",
     )
+
+
+PAYLOAD_ERRORS = (
+    "Every expected failure of the mutation (input breaking a rule, a conflict, a permission), "
+    "as data; empty when it succeeded. Nothing changed when it is not empty."
+)
 
 
 def user_errors(error: DomainError, prefix: tuple[str, ...] = ("input",)) -> list[UserError]:

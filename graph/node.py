@@ -1,4 +1,4 @@
-"""The Relay Node interface, its opaque global IDs and the payload of a deletion.
+"""The Relay Node interface and its opaque global IDs.
 
 A global ID is base64 of "TypeName:primaryKey" (Relay Global Object Identification). The
 `node`/`nodes` root fields, which must know every Node type, are in graph/nodes.py.
@@ -11,7 +11,7 @@ import binascii
 
 import strawberry
 
-from graph.errors import BadUserInput, UserError
+from graph.errors import BadUserInput
 
 MAX_PK = 2**31 - 1
 """The largest primary key there can be: they are `Integer` columns, 32 bits on PostgreSQL.
@@ -41,18 +41,10 @@ def from_global_id(global_id: str) -> tuple[str, int] | None:
 class Node:
     row_id: strawberry.Private[int]
 
-    @strawberry.field
+    @strawberry.field(
+        description="The object's global ID: opaque, stable, unique across every type; "
+        "what `node(id:)` takes and what normalized caches key on."
+    )
     def id(self) -> strawberry.ID:
         """Computed only when asked for: base64 of "TypeName:primaryKey"."""
         return strawberry.ID(to_global_id(type(self).__name__, self.row_id))
-
-
-@strawberry.type
-class DeletePayload:
-    """Here, not with one aggregate: articles and comments are both deleted with it, and its
-    `deletedId` is a global ID."""
-
-    deleted_id: strawberry.ID | None = strawberry.field(
-        default=None, description="The global ID of what was deleted; null when errors is not empty."
-    )
-    errors: list[UserError] = strawberry.field(default_factory=list)

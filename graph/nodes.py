@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from operator import attrgetter
-from typing import Any
+from typing import Annotated, Any
 
 import strawberry
 from strawberry.dataloader import DataLoader
@@ -20,7 +20,7 @@ from graph.context import Context, Info
 from graph.loaders import Loaders, load_all
 from graph.node import Node, from_global_id
 from graph.selection import Selected, demand_of
-from graph.users import User
+from graph.users import User, find_viewer
 
 
 async def find_node(context: Context, *, id: strawberry.ID, selected: Selected | None = None) -> Node | None:
@@ -49,6 +49,11 @@ async def find_nodes(
             demand = demand_of(cls, selected)
             rows = await context.read(_reading(read, pks, demand, context.viewer_id))
         found.update({(type_name, pk): cls.from_row(row) for pk, row in rows.items() if row is not None})
+    viewer_id = context.viewer_id
+    if viewer_id is not None and ("Viewer", viewer_id) in decoded:  # a viewer is seen by themselves alone
+        viewer = await find_viewer(context, selected)
+        if viewer is not None:
+            found["Viewer", viewer_id] = viewer
     return [None if named is None else found.get(named) for named in decoded]
 
 
@@ -68,10 +73,30 @@ _READS: dict[str, tuple[Any, Any, Callable[[Loaders], DataLoader[int, Any]]]] = 
 class NodeQueries:
     @strawberry.field(description="Fetches any object by its global ID; null when it does not exist.")
     @batched(at_root(find_node))
-    async def node(self, info: Info, id: strawberry.ID) -> Node | None: ...
+    async def node(
+        self,
+        info: Info,
+        id: Annotated[
+            strawberry.ID,
+            strawberry.argument(
+                description="A global ID, as an `id` field gave it; one that is not base64 is "
+                "BAD_USER_INPUT. A Viewer's ID names something only for that viewer."
+            ),
+        ],
+    ) -> Node | None: ...
 
     @strawberry.field(
         description="Fetches objects by global ID, in the same order; null for the missing ones."
     )
     @batched(at_root(find_nodes))
-    async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]: ...
+    async def nodes(
+        self,
+        info: Info,
+        ids: Annotated[
+            list[strawberry.ID],
+            strawberry.argument(
+                description="Global IDs, as `id` fields gave them; each counts toward the "
+                "operation's cost. One that is not base64 fails the whole field (BAD_USER_INPUT)."
+            ),
+        ],
+    ) -> list[Node | None]: ...

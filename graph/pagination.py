@@ -37,12 +37,21 @@ DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
 
-@strawberry.type
+@strawberry.type(description="Where a page sits in its list (Relay cursor connections).")
 class PageInfo:
-    has_next_page: bool
-    has_previous_page: bool
-    start_cursor: str | None
-    end_cursor: str | None
+    has_next_page: bool = strawberry.field(
+        description="Whether items follow this page: ask again with `after: endCursor`."
+    )
+    has_previous_page: bool = strawberry.field(
+        description="Whether items precede this page: ask again with `before: startCursor` where "
+        "the list takes `last`/`before`."
+    )
+    start_cursor: str | None = strawberry.field(
+        description="The cursor of the page's first item; null when the page is empty."
+    )
+    end_cursor: str | None = strawberry.field(
+        description="The cursor of the page's last item; null when the page is empty."
+    )
 
 
 def encode_cursor(key: Key) -> str:
@@ -176,10 +185,12 @@ async def _known(value: int) -> int:
     return value
 
 
-@strawberry.type
+@strawberry.type(description="An item of a connection, with its cursor.")
 class Edge(Generic[T]):
-    cursor: str
-    node: T
+    cursor: str = strawberry.field(
+        description="Opaque; pass it as `after` (or `before`, where the field takes it) to page from here."
+    )
+    node: T = strawberry.field(description="The item.")
 
 
 @strawberry.type
@@ -187,18 +198,18 @@ class Connection(Generic[T]):
     """A page of a list: its nodes, and what is built only when selected (edges, cursors, the
     count of the whole list)."""
 
-    nodes: list[T]
+    nodes: list[T] = strawberry.field(description="The page's items, in order (edges without cursors).")
     page: strawberry.Private[Slice]
     window: strawberry.Private[Window]
     key: strawberry.Private[Callable[[Any], Key]]
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
-    @strawberry.field
+    @strawberry.field(description="Where the page sits in the list, and the cursors to move on.")
     def page_info(self) -> PageInfo:
         """Built only when asked for: its cursors cost an encoding each."""
         return page_info(self.page, self.window, self.key)
 
-    @strawberry.field
+    @strawberry.field(description="The page's items, in order, each with its cursor.")
     def edges(self) -> list[Edge[T]]:
         """Built only when asked for: cursors cost an encoding per row."""
         return [
@@ -206,7 +217,7 @@ class Connection(Generic[T]):
             for row, node in zip(self.page.rows, self.nodes, strict=True)
         ]
 
-    @strawberry.field
+    @strawberry.field(description="The number of items in the whole list, not just this page.")
     @batched(total_counts)
     async def total_count(self, info: Info) -> int: ...
 

@@ -9,7 +9,6 @@ from typing import Any
 import strawberry
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension, ValidationCache
-from strawberry.tools import merge_types
 from strawberry.types import ExecutionContext, ExecutionResult
 
 from db.settings import Settings
@@ -32,11 +31,28 @@ from graph.nodes import NodeQueries
 from graph.tags import TagQueries
 from graph.telemetry.requests import RecordOperation
 from graph.telemetry.tracing import tracing_extensions
-from graph.users import UserMutations, UserQueries
+from graph.user_mutations import UserMutations
+from graph.users import UserQueries
 
-Query = merge_types("Query", (NodeQueries, UserQueries, ArticleQueries, TagQueries))
-Mutation = merge_types("Mutation", (UserMutations, ArticleMutations, CommentMutations))
-Subscription = merge_types("Subscription", (CommentSubscriptions,))
+
+@strawberry.type(description="What can be read. Lists are pages of at most 100 (20 by default).")
+class Query(NodeQueries, UserQueries, ArticleQueries, TagQueries):
+    """Every aggregate's queries, merged."""
+
+
+@strawberry.type(
+    description="What can be changed. Each mutation returns a payload whose `errors` carry its "
+    "expected failures, and every object it changed (with its `id`), for client caches."
+)
+class Mutation(UserMutations, ArticleMutations, CommentMutations):
+    """Every aggregate's mutations, merged."""
+
+
+@strawberry.type(description="What can be listened to, over WebSocket (graphql-transport-ws).")
+class Subscription(CommentSubscriptions):
+    """Every aggregate's subscriptions, merged."""
+
+
 bind_later()  # every aggregate is imported by now: see graph/batch.py
 
 

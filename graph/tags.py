@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import partial
+from typing import Annotated
 
 import strawberry
 
@@ -13,9 +14,9 @@ from graph.context import Context, Info
 from graph.errors import BadUserInput
 
 
-@strawberry.type
+@strawberry.type(description="A tag and how much it is used.")
 class Tag:
-    name: str
+    name: str = strawberry.field(description="The tag's name, unique; what ArticleFilter.tag takes.")
     article_count: int = strawberry.field(description="How many articles carry this tag.")
 
 
@@ -29,6 +30,16 @@ async def find_tags(context: Context, *, first: int | None = None) -> list[Tag]:
 
 @strawberry.type
 class TagQueries:
-    @strawberry.field(description="The most used tags, most used first.")
+    @strawberry.field(description="The most used tags, most used first (ties: the tag first used earliest).")
     @batched(at_root(find_tags))
-    async def tags(self, info: Info, first: int | None = None) -> list[Tag]: ...
+    async def tags(
+        self,
+        info: Info,
+        first: Annotated[
+            int | None,
+            strawberry.argument(
+                description=f"How many tags, between 0 and {pagination.MAX_PAGE_SIZE} (outside is "
+                f"BAD_USER_INPUT); {pagination.DEFAULT_PAGE_SIZE} when null."
+            ),
+        ] = None,
+    ) -> list[Tag]: ...

@@ -1,4 +1,5 @@
-"""Profiles, the viewer, the account and follow mutations, and `authors` (users by id)."""
+"""Profiles, the viewer, the user queries, and `authors` (users by id). The account and follow
+mutations are in graph/user_mutations.py."""
 
 from __future__ import annotations
 
@@ -9,14 +10,13 @@ from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
 
-import db.follows
+import db.rules
 import db.users
-from db.errors import DomainError, TooManyRequests
 from db.sql.demand import Demand
-from graph.auth import issue_token
+from graph.arguments import After, Before, First, Last, Username
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
-from graph.errors import Unauthenticated, UserError, user_errors
+from graph.errors import Unauthenticated
 from graph.loaders import load_all
 from graph.node import Node
 from graph.selection import Selected, demand_of
@@ -39,6 +39,10 @@ async def following_counts(users: Sequence[User], context: Context) -> list[int]
     return await load_all(context.loaders.following_count_by_user_id, [u.row_id for u in users])
 
 
+async def articles_counts(users: Sequence[User], context: Context) -> list[int]:
+    return await load_all(context.loaders.articles_count_by_author_id, [u.row_id for u in users])
+
+
 async def authors(writings: Sequence[Any], context: Context) -> list[User]:
     """The authors of articles or comments (anything with an `author_id`, and an `author_row`
     when it was read with them)."""
@@ -52,17 +56,20 @@ async def authors(writings: Sequence[Any], context: Context) -> list[User]:
     return [shown[w.author_id] for w in writings]
 
 
-@strawberry.type(description="A public profile.")
+@strawberry.type(description="A public profile: what anyone may see of a user.")
 class User(Node):
     row_id: strawberry.Private[int]
-    username: str
+    username: str = strawberry.field(
+        description="Unique, compared case-insensitively (after Unicode NFKC normalisation); "
+        f"at most {db.rules.USERNAME_MAX} characters."
+    )
     bio: str | None = strawberry.field(
         description="Null when never set; an empty string given as input is stored as null."
     )
     image: str | None = strawberry.field(
         description="An image URL; null when never set; an empty string given as input is stored as null."
     )
-    created_at: datetime
+    created_at: datetime = strawberry.field(description="When the account was registered.")
     row: strawberry.Private[Any] = None
     """The row read, with what its read brought besides (graph/selection.py)."""
 
@@ -85,90 +92,58 @@ class User(Node):
     @batched(following_flags, read_with="following")
     async def following(self, info: Info) -> bool: ...
 
-    @strawberry.field
+    @strawberry.field(description="How many users follow this user.")
     @batched(followers_counts, read_with="followers_count")
     async def followers_count(self, info: Info) -> int: ...
 
-    @strawberry.field
+    @strawberry.field(description="How many users this user follows.")
     @batched(following_counts, read_with="following_count")
     async def following_count(self, info: Info) -> int: ...
+
+    @strawberry.field(
+        description="How many articles this user has written (what `articles { totalCount }` "
+        "counts, as a field a normalized cache keeps on the user whatever page it holds)."
+    )
+    @batched(articles_counts, read_with="articles_count")
+    async def articles_count(self, info: Info) -> int: ...
 
     @strawberry.field(description="Articles written by this user, newest first.")
     @batched(later("graph.articles", "article_pages"))
     async def articles(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> ArticleConnectionType: ...
 
     @strawberry.field(description="Articles this user favorited, most recently favorited first.")
     @batched(later("graph.articles", "favorite_pages"))
     async def favorites(
-        self, info: Info, first: int | None = None, after: str | None = None
+        self, info: Info, first: First = None, after: After = None
     ) -> ArticleConnectionType: ...
 
 
-@strawberry.type(description="The signed-in user: their profile plus what only they may see.")
-class Viewer:
-    user: User
-    email: str
+@strawberry.type(
+    description="The signed-in user: their profile plus what only they may see. Its `id` "
+    "(a Viewer global ID, not the profile's) names it for caches and `node`, which answers it "
+    "only to that user."
+)
+class Viewer(Node):
+    row_id: strawberry.Private[int]
+    user: User = strawberry.field(description="The viewer's public profile.")
+    email: str = strawberry.field(description="The viewer's email address; unique, case-insensitively.")
 
     @classmethod
     def from_row(cls, row: Any) -> Self:
-        return cls(user=User.from_row(row), email=row.email)
+        return cls(row_id=row.id, user=User.from_row(row), email=row.email)
 
     @strawberry.field(description="Articles by the users the viewer follows, newest first.")
     @batched(later("graph.articles", "feeds"))
     async def feed(
         self,
         info: Info,
-        first: int | None = None,
-        after: str | None = None,
-        last: int | None = None,
-        before: str | None = None,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
     ) -> ArticleConnectionType: ...
-
-
-@strawberry.type
-class AuthPayload:
-    token: str | None = strawberry.field(
-        default=None,
-        description="A bearer token for the Authorization header; null when errors is not empty.",
-    )
-    viewer: Viewer | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class UpdateViewerPayload:
-    viewer: Viewer | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.type
-class FollowPayload:
-    user: User | None = None
-    errors: list[UserError] = strawberry.field(default_factory=list)
-
-
-@strawberry.input
-class RegisterInput:
-    username: str
-    email: str
-    password: str
-
-
-@strawberry.input
-class LoginInput:
-    email: str
-    password: str
-
-
-@strawberry.input
-class UpdateViewerInput:
-    username: strawberry.Maybe[str | None]
-    email: strawberry.Maybe[str | None]
-    password: strawberry.Maybe[str | None]
-    bio: strawberry.Maybe[str | None]
-    image: strawberry.Maybe[str | None]
 
 
 async def find_viewer(context: Context, selected: Selected | None = None) -> Viewer | None:
@@ -191,6 +166,13 @@ async def find_viewer(context: Context, selected: Selected | None = None) -> Vie
 _EMAIL = Demand(columns=frozenset({"email"}))
 
 
+async def viewers_of_payloads(payloads: Sequence[Any], context: Context) -> list[Viewer | None]:
+    """The signed-in viewer for each mutation payload that succeeded (has no `errors`), as the
+    operation's transaction sees them now; None for the others."""
+    viewer = await find_viewer(context) if any(not p.errors for p in payloads) else None
+    return [None if p.errors else viewer for p in payloads]
+
+
 async def find_user(context: Context, *, username: str, selected: Selected | None = None) -> User | None:
     demand = None if selected is None else demand_of(User, selected)
     read = partial(db.users.get_by_username, username=username, demand=demand, viewer_id=context.viewer_id)
@@ -204,95 +186,10 @@ class UserQueries:
     @batched(at_root(find_viewer))
     async def viewer(self, info: Info) -> Viewer | None: ...
 
-    @strawberry.field
+    @strawberry.field(description="The profile with this username; null when there is none.")
     @batched(at_root(find_user))
-    async def user(self, info: Info, username: str) -> User | None: ...
-
-
-@strawberry.type
-class UserMutations:
-    @strawberry.mutation
-    async def register(self, info: Info, input: RegisterInput) -> AuthPayload:
-        context = info.context
-        services = context.services
-        try:
-            async with context.unit_of_work(require_viewer=False) as work:
-                row = await db.users.create(
-                    work.session,
-                    username=input.username,
-                    email=input.email,
-                    password=input.password,
-                    passwords=services.passwords,
-                )
-        except DomainError as error:
-            return AuthPayload(errors=user_errors(error))
-        return _signed_in(context, row)
-
-    @strawberry.mutation(
-        description="A token for these credentials. Throttled per account and per client address: "
-        "past the limits it is a TOO_MANY_REQUESTS error whose retryAfter says when to try again."
-    )
-    async def login(self, info: Info, input: LoginInput) -> AuthPayload:
-        context = info.context
-        services = context.services
-        try:
-            services.login_throttle.check_address(context.client_address)
-            async with services.database.read_session() as session:
-                row = await db.users.authenticate(
-                    session,
-                    email=input.email,
-                    password=input.password,
-                    passwords=services.passwords,
-                    throttle=services.login_throttle,
-                )
-        except TooManyRequests as error:
-            context.retry_after(error.retry_after)
-            return AuthPayload(errors=user_errors(error))
-        except DomainError as error:
-            return AuthPayload(errors=user_errors(error))
-        return _signed_in(context, row)
-
-    @strawberry.mutation
-    async def update_viewer(self, info: Info, input: UpdateViewerInput) -> UpdateViewerPayload:
-        context = info.context
-        changes = {
-            name: given.value
-            for name in ("username", "email", "password", "bio", "image")
-            if (given := getattr(input, name)) is not None
-        }
-        try:
-            async with context.unit_of_work() as work:
-                user = await db.users.get(work.session, work.viewer_id)
-                if user is None:  # not while the operation holds the viewer's row (graph/mutations.py)
-                    raise Unauthenticated("the token's user no longer exists")
-                row = await db.users.update(
-                    work.session, user, changes=changes, passwords=context.services.passwords
-                )
-                context.viewer_row = None  # changed: later payloads load the viewer afresh
-        except DomainError as error:
-            return UpdateViewerPayload(errors=user_errors(error))
-        return UpdateViewerPayload(viewer=Viewer.from_row(row))
-
-    @strawberry.mutation
-    async def follow_user(self, info: Info, username: str) -> FollowPayload:
-        return await _change_follow(info, username, db.follows.follow)
-
-    @strawberry.mutation
-    async def unfollow_user(self, info: Info, username: str) -> FollowPayload:
-        return await _change_follow(info, username, db.follows.unfollow)
-
-
-async def _change_follow(info: Info, username: str, change: Any) -> FollowPayload:
-    context = info.context
-    try:
-        async with context.unit_of_work() as work:
-            row = await change(work.session, follower_id=work.viewer_id, username=username)
-    except DomainError as error:
-        return FollowPayload(errors=user_errors(error, ()))
-    return FollowPayload(user=User.from_row(row))
-
-
-def _signed_in(context: Context, row: Any) -> AuthPayload:
-    """The payload with a new token; the response, a bearer credential, is then never stored."""
-    context.issued_credentials = True
-    return AuthPayload(token=issue_token(context.services.settings, row.id), viewer=Viewer.from_row(row))
+    async def user(
+        self,
+        info: Info,
+        username: Username,
+    ) -> User | None: ...
