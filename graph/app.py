@@ -30,6 +30,7 @@ from graph.errors import RequestCode, refusal_code
 from graph.execution.lane import QueryLane
 from graph.idempotency import HEADER as IDEMPOTENCY_KEY
 from graph.mutations import settle as settle_mutation
+from graph.persisted import PersistedDocuments
 from graph.schema import create_schema
 from graph.telemetry.logs import configure_logging
 from graph.telemetry.metrics import Metrics, metrics_endpoint
@@ -63,6 +64,7 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         self.conduit_schema = schema
         self.max_request_bytes = settings.max_request_bytes
         self.max_variables_depth = settings.max_variables_depth
+        self.persisted_query_cache_control = settings.persisted_query_cache_control
 
     websocket_adapter_class = TextFrameWebSocket  # type: ignore[assignment]
 
@@ -70,6 +72,10 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
     def graphql_ide_html(self) -> str:
         """GraphiQL from the app's own static files (no CDN: it works offline)."""
         return graphiql_html()
+
+    def persisted_documents(self) -> PersistedDocuments:
+        services: Services = self._app.state.services
+        return services.documents
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A token in the connection_init payload signs the socket in; a bad one is refused, as
@@ -162,6 +168,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             passwords=Passwords(settings),
             events=comment_events_for(settings),
             login_throttle=LoginThrottle(settings),
+            documents=PersistedDocuments.from_settings(database, settings),
         )
         await app.state.services.events.start()
         if settings.environment != "test":

@@ -34,6 +34,8 @@ DEFERRED_IMPORTS = {
     ("graph/cli.py", "db.sql.engine"),
     ("graph/cli.py", "db.passwords"),
     ("graph/cli.py", "db.seed"),
+    ("graph/cli.py", "graph.persisted"),
+    ("graph/cli.py", "db.persisted"),
 }
 
 
