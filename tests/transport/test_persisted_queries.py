@@ -148,7 +148,9 @@ async def test_mutations_persist_over_post_and_stay_refused_over_get(client: htt
     assert (over_get.status_code, code(over_get)) == (400, "BAD_REQUEST")  # as any mutation over GET
 
 
-async def test_a_get_from_a_known_hash_is_cacheable_when_set_and_anonymous(settings: Settings) -> None:
+async def test_a_get_from_a_known_hash_is_cacheable_when_set_and_anonymous(
+    app: FastAPI, settings: Settings
+) -> None:
     cache_control = "public, max-age=300"
     async with served(settings.database_url, persisted_query_cache_control=cache_control) as client:
         extensions = persisted(QUERY)
@@ -172,7 +174,7 @@ async def test_a_get_from_a_known_hash_is_cacheable_when_set_and_anonymous(setti
         assert missed.headers["cache-control"] == "no-store"
 
 
-async def test_registered_documents_survive_a_restart(settings: Settings) -> None:
+async def test_registered_documents_survive_a_restart(app: FastAPI, settings: Settings) -> None:
     extensions = persisted(QUERY)
     async with served(settings.database_url) as client:
         await post(client, {"query": QUERY, "extensions": extensions})
