@@ -52,7 +52,8 @@ class Document:
 
 def read_manifest(path: Path, *, max_tokens: int, max_bytes: int) -> dict[str, str]:
     """`{id: document}` from a GraphQL Code Generator or Relay manifest; every document must
-    parse within the server's token limit and fit in a request."""
+    parse within the server's token limit and fit in a request. GraphQL Code Generator writes
+    ids as `sha256:<hex>`, which are stored as the hex alone: what Apollo's extension sends."""
     try:
         manifest = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
@@ -68,7 +69,7 @@ def read_manifest(path: Path, *, max_tokens: int, max_bytes: int) -> dict[str, s
             parse(text, max_tokens=max_tokens)
         except GraphQLError as error:
             raise ManifestError(f"{path}: document {id!r} does not parse: {error.message}") from None
-    return manifest
+    return {id.removeprefix("sha256:"): text for id, text in manifest.items()}
 
 
 class PersistedDocuments:

@@ -114,7 +114,8 @@ def server_process(
             process.wait()
 
 
-def npm_ci() -> None:
-    """Install tests/client's locked npm dependencies when node_modules is missing."""
-    if not (CLIENT / "node_modules" / ".package-lock.json").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CLIENT, check=True)
+def npm_ci(directory: Path = CLIENT) -> None:
+    """Install a directory's locked npm dependencies (tests/client's by default) when its
+    node_modules is missing."""
+    if not (directory / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=directory, check=True)
