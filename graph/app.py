@@ -13,9 +13,9 @@ from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
+from starlette_compress import CompressMiddleware
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -36,6 +36,8 @@ from graph.telemetry.logs import configure_logging
 from graph.telemetry.metrics import Metrics, metrics_endpoint
 from graph.telemetry.requests import RequestObserver, count_statements
 from graph.telemetry.tracing import install_tracer_provider
+from graph.transport.assets import graphiql_assets
+from graph.transport.compression import COMPRESSION
 from graph.transport.cors import CORS
 from graph.transport.deadline import Deadline
 from graph.transport.encoding import encode_json
@@ -196,13 +198,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds)  # around lane and view
     # Around the lane and the deadline, so what they answer is marked for browsers too.
     app.add_middleware(CORS, allowed_origins=settings.cors_allowed_origins, prefixes=(f"{STATIC_URL}/",))
+    if settings.compression_minimum_size:  # around the lane: what it answers is compressed too
+        app.add_middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size, **COMPRESSION)
     # Added last, so outermost: it observes every request, whichever layer answers it.
     app.add_middleware(RequestObserver, metrics=metrics)
     app.router.routes.extend(
         [
             Route("/graphql", graphql),  # every method: the view refuses what it does not serve
             WebSocketRoute("/graphql", graphql),
-            Mount(STATIC_URL, StaticFiles(directory=GRAPHIQL_STATIC), name="graphiql"),
+            # Every method: `serve` refuses all but GET and HEAD, with an `Allow` in a stable order.
+            Route(f"{STATIC_URL}/{{name}}", graphiql_assets(GRAPHIQL_STATIC).serve),
         ]
     )
 
