@@ -206,8 +206,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         [
             Route("/graphql", graphql),  # every method: the view refuses what it does not serve
             WebSocketRoute("/graphql", graphql),
-            # Every method: `serve` refuses all but GET and HEAD, with an `Allow` in a stable order.
-            Route(f"{STATIC_URL}/{{name}}", graphiql_assets(GRAPHIQL_STATIC).serve),
+            Route(f"{STATIC_URL}/{{name}}", graphiql_assets(GRAPHIQL_STATIC)),  # an ASGI app: every method
         ]
     )
 
