@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
@@ -204,3 +205,25 @@ class IdempotencyKey(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class PersistedDocument(Base):
+    """A GraphQL document that clients name by its id instead of sending its text.
+
+    `id` is what a client sends: the SHA-256 of the text (Apollo's automatic persisted
+    queries, GraphQL Code Generator's manifest) or a manifest's own id (Relay's). `sha256` is
+    always the text's, so that a full text can be checked against the trusted ones. `trusted`
+    rows come from a manifest (`conduit trusted-documents load`) and are never evicted; the
+    others were registered by clients, at most PERSISTED_QUERIES_MAX of them, the least
+    recently used evicted first (`used_at`, refreshed at most hourly: db/persisted.py).
+    """
+
+    __tablename__ = "persisted_documents"
+    __table_args__ = (Index(None, "sha256"), Index(None, "trusted", "used_at"))
+
+    id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    document: Mapped[str] = mapped_column(Text)
+    trusted: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import Field, field_validator, model_validator
@@ -94,6 +95,21 @@ class Settings(BaseSettings):
     # Idempotent retries (graph/idempotency.py): how long a mutation's stored response answers
     # a retry with its Idempotency-Key; older keys are purged and run again.
     idempotency_ttl_seconds: int = Field(default=60 * 60 * 24, gt=0)
+
+    # Persisted documents (graph/persisted.py). Registered by clients (automatic persisted
+    # queries): at most this many in the database, the least recently used evicted first.
+    persisted_queries_max: int = Field(default=10_000, ge=1)
+    # Cache-Control of a GET answered from a known hash without errors and without an
+    # Authorization header (e.g. "public, max-age=300"); empty sends none.
+    persisted_query_cache_control: str = ""
+    # A GraphQL Code Generator or Relay manifest ({id: document}) every process trusts.
+    trusted_documents_file: Path | None = None
+    # Run only trusted documents: any other text or id is refused before it is parsed.
+    trusted_documents_only: bool = False
+
+    # Answers of at least this many bytes are compressed (gzip, or brotli where offered) when
+    # the client accepts it (graph/transport/compression.py); 0 compresses nothing.
+    compression_minimum_size: int = Field(default=1024, ge=0)
 
     # Argon2 cost; lowered only by the test suite, where hashing dominates the run time.
     argon2_time_cost: int = Field(default=2, ge=1)

@@ -13,9 +13,9 @@ from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Mount, Route, WebSocketRoute
-from starlette.staticfiles import StaticFiles
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
+from starlette_compress import CompressMiddleware
 from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
@@ -30,11 +30,14 @@ from graph.errors import RequestCode, refusal_code
 from graph.execution.lane import QueryLane
 from graph.idempotency import HEADER as IDEMPOTENCY_KEY
 from graph.mutations import settle as settle_mutation
+from graph.persisted import PersistedDocuments
 from graph.schema import create_schema
 from graph.telemetry.logs import configure_logging
 from graph.telemetry.metrics import Metrics, metrics_endpoint
 from graph.telemetry.requests import RequestObserver, count_statements
 from graph.telemetry.tracing import install_tracer_provider
+from graph.transport.assets import graphiql_assets
+from graph.transport.compression import COMPRESSION
 from graph.transport.cors import CORS
 from graph.transport.deadline import Deadline
 from graph.transport.encoding import encode_json
@@ -63,6 +66,7 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         self.conduit_schema = schema
         self.max_request_bytes = settings.max_request_bytes
         self.max_variables_depth = settings.max_variables_depth
+        self.persisted_query_cache_control = settings.persisted_query_cache_control
 
     websocket_adapter_class = TextFrameWebSocket  # type: ignore[assignment]
 
@@ -70,6 +74,10 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
     def graphql_ide_html(self) -> str:
         """GraphiQL from the app's own static files (no CDN: it works offline)."""
         return graphiql_html()
+
+    def persisted_documents(self) -> PersistedDocuments:
+        services: Services = self._app.state.services
+        return services.documents
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """A token in the connection_init payload signs the socket in; a bad one is refused, as
@@ -162,6 +170,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             passwords=Passwords(settings),
             events=comment_events_for(settings),
             login_throttle=LoginThrottle(settings),
+            documents=PersistedDocuments.from_settings(database, settings),
         )
         await app.state.services.events.start()
         if settings.environment != "test":
@@ -189,13 +198,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds)  # around lane and view
     # Around the lane and the deadline, so what they answer is marked for browsers too.
     app.add_middleware(CORS, allowed_origins=settings.cors_allowed_origins, prefixes=(f"{STATIC_URL}/",))
+    if settings.compression_minimum_size:  # around the lane: what it answers is compressed too
+        app.add_middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size, **COMPRESSION)
     # Added last, so outermost: it observes every request, whichever layer answers it.
     app.add_middleware(RequestObserver, metrics=metrics)
     app.router.routes.extend(
         [
             Route("/graphql", graphql),  # every method: the view refuses what it does not serve
             WebSocketRoute("/graphql", graphql),
-            Mount(STATIC_URL, StaticFiles(directory=GRAPHIQL_STATIC), name="graphiql"),
+            Route(f"{STATIC_URL}/{{name}}", graphiql_assets(GRAPHIQL_STATIC)),  # an ASGI app: every method
         ]
     )
 

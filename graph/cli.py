@@ -1,10 +1,11 @@
-"""The `conduit` command: serve, migrate, seed, schema."""
+"""The `conduit` command: serve, migrate, seed, schema, trusted-documents."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 from typing import NoReturn
 
 from pydantic import ValidationError
@@ -30,6 +31,15 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("migrate", help="upgrade the database to the latest schema")
     commands.add_parser("seed", help="add the demo data set (once; a second run adds nothing)")
     commands.add_parser("schema", help="print the served schema as SDL")
+    trusted = commands.add_parser("trusted-documents", help="the operations TRUSTED_DOCUMENTS_ONLY lets run")
+    actions = trusted.add_subparsers(dest="action", required=True, parser_class=_Parser)
+    load = actions.add_parser(
+        "load",
+        help="store a manifest's documents as trusted: GraphQL Code Generator's persisted-documents.json "
+        "or Relay's persisted_queries.json ({id: document})",
+    )
+    load.add_argument("file", type=Path, help="the manifest (JSON)")
+    load.add_argument("--replace", action="store_true", help="also remove trusted documents it does not list")
     return parser
 
 
@@ -49,6 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     elif arguments.command == "seed":
         added = asyncio.run(_seed(settings))
         print("demo data added" if added else "demo data already present")
+    elif arguments.command == "trusted-documents":
+        _load_trusted(settings, arguments.file, replace=arguments.replace)
     else:
         from graph.schema import create_schema
 
@@ -90,6 +102,31 @@ async def _seed(settings: Settings) -> bool:
     try:
         async with database.unit_of_work() as session:
             return await seed(session, Passwords(settings))
+    finally:
+        await database.dispose()
+
+
+def _load_trusted(settings: Settings, path: Path, *, replace: bool) -> None:
+    from graph.persisted import ManifestError, read_manifest
+
+    try:
+        manifest = read_manifest(
+            path, max_tokens=settings.max_query_tokens, max_bytes=settings.max_request_bytes
+        )
+    except ManifestError as error:
+        sys.exit(f"conduit: {error}")
+    added = asyncio.run(_trust(settings, manifest, replace=replace))
+    print(f"{len(manifest)} trusted documents loaded ({added} new)")
+
+
+async def _trust(settings: Settings, manifest: dict[str, str], *, replace: bool) -> int:
+    import db.persisted
+    from db.sql.engine import Database
+
+    database = Database.from_settings(settings)
+    try:
+        async with database.unit_of_work() as session:
+            return await db.persisted.trust(session, manifest, replace=replace)
     finally:
         await database.dispose()
 

@@ -22,6 +22,7 @@ from db.sql.statements import Record
 from db.throttle import LoginThrottle
 from graph.errors import NotSignedIn
 from graph.loaders import Loaders
+from graph.persisted import PersistedDocuments
 
 T = TypeVar("T")
 
@@ -35,6 +36,7 @@ class Services:
     passwords: Passwords
     events: CommentEvents
     login_throttle: LoginThrottle
+    documents: PersistedDocuments
 
 
 @dataclass(frozen=True, slots=True)

@@ -43,6 +43,8 @@ DEFERRED_IMPORTS = {
     ("graph/telemetry/tracing.py", "opentelemetry.sdk.resources"),
     ("graph/telemetry/tracing.py", "opentelemetry.sdk.trace"),
     ("graph/telemetry/tracing.py", "opentelemetry.sdk.trace.export"),
+    ("graph/cli.py", "graph.persisted"),
+    ("graph/cli.py", "db.persisted"),
 }
 DYNAMIC_IMPORTS_ALLOWED = {"graph/cli.py"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-COMMANDS = ["serve", "migrate", "seed", "schema"]
+COMMANDS = ["serve", "migrate", "seed", "schema", "trusted-documents"]
 
 
 def conduit(*arguments: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -10,13 +10,15 @@ the same one the general path runs.
 
 What the lane does not serve goes down the general path untouched, byte for byte, before
 anything ran: other methods, paths and media types, bodies that are not a plain
-`{query, variables, operationName}` object, documents that do not parse or validate,
+`{query, variables, operationName, extensions, documentId}` object, documents that do not parse or validate,
 mutations and subscriptions, refused tokens, operations over the cost limit. An operation the
 level-wise executor hands back (errors, nulls, introspection) is run by the schema, with all
 its extensions, on the same context, its loaders' rows reused — and the level-wise executor
 not tried again: a request is parsed once (one parse cache for both doors) and executed at
 most once by each executor. So every error a client can see is produced, coded and masked in
 one place, and the lane can only ever answer what the general path would have answered.
+A persisted document named by its hash is resolved by the same function as on the general
+path (graph/transport/documents.py); a request it refuses goes there to be refused.
 """
 
 from __future__ import annotations
@@ -46,13 +48,14 @@ from graph.execution.levelwise import Fallback
 from graph.execution.limits import cost_report, estimate_cost, limit_rules, sizes_vary
 from graph.schema import ConduitSchema
 from graph.telemetry.requests import record_operation
+from graph.transport.documents import DocumentRefused, names_a_document, resolve
 from graph.transport.encoding import encode_json
 from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON, negotiate, request_error_status
 from graph.transport.wire import body_refusal, deeper_than
 
 log = logging.getLogger("conduit.lane")
 PLANS_CACHED = 512
-_REQUEST_KEYS = frozenset({"query", "variables", "operationName"})
+_REQUEST_KEYS = frozenset({"query", "variables", "operationName", "extensions", "documentId"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,9 +150,19 @@ class QueryLane:
         request = _plain_request(body)
         if request is None:
             return None
-        query, variables, operation_name = request
-        if variables and deeper_than(variables, self.settings.max_variables_depth):
+        query, variables, operation_name, extensions, document_id = request
+        limit = self.settings.max_variables_depth
+        if (variables and deeper_than(variables, limit)) or (extensions and deeper_than(extensions, limit)):
             return None  # the general path refuses it
+        services: Services = scope["app"].state.services
+        documents = services.documents
+        if documents.trusted_only or names_a_document(extensions, document_id):
+            try:
+                query = (await resolve(documents, query, extensions, document_id)).query
+            except DocumentRefused:
+                return None  # the general path refuses it, in the same words
+        if query is None:
+            return None
         plan = self.plan(query, operation_name)
         if plan is None:
             return None
@@ -158,7 +171,6 @@ class QueryLane:
             cost = estimate_cost(self.schema, plan.document, operation_name, variables)
         if cost is None or cost > self.settings.max_query_cost:
             return None
-        services: Services = scope["app"].state.services
         authorization = headers.get(b"authorization")
         context = request_context(
             services, None if authorization is None else authorization.decode("latin-1")
@@ -236,8 +248,12 @@ def _extensions(cost: int, limit: int) -> dict[str, Any]:
     return {"extensions": report} if report else {}
 
 
-def _plain_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None] | None:
-    """`(query, variables, operationName)` of a body that is exactly such an object, else None."""
+_Request = tuple[str | None, dict[str, Any] | None, str | None, dict[str, Any] | None, object]
+
+
+def _plain_request(body: bytes) -> _Request | None:
+    """`(query, variables, operationName, extensions, documentId)` of a body that is exactly
+    such an object, else None. The query may be absent only where a document is named."""
     try:
         request = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -247,13 +263,18 @@ def _plain_request(body: bytes) -> tuple[str, dict[str, Any] | None, str | None]
     query = request.get("query")
     variables = request.get("variables")
     operation_name = request.get("operationName")
+    extensions = request.get("extensions")
+    document_id = request.get("documentId")
     if (
-        not isinstance(query, str)
+        not isinstance(query, str | None)
         or not isinstance(variables, dict | None)
         or not isinstance(operation_name, str | None)
+        or not isinstance(extensions, dict | None)
     ):
         return None
-    return query, variables, operation_name
+    if query is None and not names_a_document(extensions, document_id):
+        return None
+    return query, variables, operation_name, extensions, document_id
 
 
 def _replaying(

@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from graph.transport.assets import graphiql_assets
+
 GRAPHIQL_STATIC = Path(__file__).parent / "static" / "graphiql"
 STATIC_URL = "/static/graphiql"
 
@@ -18,10 +20,10 @@ _PAGE = """<!doctype html>
       body { height: 100%; margin: 0; width: 100%; overflow: hidden; }
       #graphiql { height: 100vh; }
     </style>
-    <link rel="stylesheet" href="{static}/graphiql.min.css" />
-    <script src="{static}/react.production.min.js"></script>
-    <script src="{static}/react-dom.production.min.js"></script>
-    <script src="{static}/graphiql.min.js"></script>
+    <link rel="stylesheet" href="{static}/graphiql.min.css?v={graphiql.min.css}" />
+    <script src="{static}/react.production.min.js?v={react.production.min.js}"></script>
+    <script src="{static}/react-dom.production.min.js?v={react-dom.production.min.js}"></script>
+    <script src="{static}/graphiql.min.js?v={graphiql.min.js}"></script>
   </head>
   <body>
     <div id="graphiql">Loading GraphiQL…</div>
@@ -49,4 +51,10 @@ _PAGE = """<!doctype html>
 
 @cache
 def graphiql_html() -> str:
-    return _PAGE.replace("{static}", STATIC_URL)
+    """The page, naming each file with its content hash: browsers may keep them for good
+    (graph/transport/assets.py)."""
+    page = _PAGE.replace("{static}", STATIC_URL)
+    assets = graphiql_assets(GRAPHIQL_STATIC)
+    for name in assets.assets:
+        page = page.replace(f"{{{name}}}", assets.version(name))
+    return page

@@ -12,13 +12,17 @@ asks of a server and what production needs:
   read whole.
 - Every refusal at the HTTP level is a JSON GraphQL response with `errors[].extensions.code`,
   and anything unexpected is a masked 500 whose `errorId` the log repeats with the traceback.
+- A request may name a persisted document instead of sending its text: it is resolved
+  (graph/transport/documents.py) before Strawberry reads the query. A GET answered from a
+  hash alone, without errors and without an Authorization header, gets PERSISTED_QUERY_CACHE_CONTROL.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, Generic
 
-from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException, StarletteRequestAdapter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -26,8 +30,11 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData
 from strawberry.http.parse_content_type import parse_content_type
 from strawberry.http.typevars import Context, RootValue
+from strawberry.types import ExecutionResult
 
 from graph.errors import REFUSAL_CODES, RequestCode, masked
+from graph.persisted import PersistedDocuments
+from graph.transport.documents import DocumentRefused, resolve
 from graph.transport.wire import (
     BadJSON,
     LegacyWSHandler,
@@ -44,8 +51,20 @@ GRAPHQL_RESPONSE_JSON = "application/graphql-response+json"
 ALLOWED_METHODS = "GET, POST, OPTIONS"
 
 
+#: Set in a request's scope while its answer may be cached (see the module's doc).
+_CACHEABLE = "conduit.cacheable"
+
+
 class PayloadTooLarge(Exception):
     """The request carries more bytes than the server reads."""
+
+
+class RequestAdapter(StarletteRequestAdapter):
+    """Strawberry's view of a Starlette request, keeping the request (and its scope) at hand."""
+
+    def __init__(self, request: Request) -> None:
+        super().__init__(request)
+        self.request = request
 
 
 class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
@@ -53,6 +72,8 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
 
     max_request_bytes: int = 1024 * 1024
     max_variables_depth: int = 32
+    persisted_query_cache_control: str = ""
+    request_adapter_class = RequestAdapter
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
 
@@ -74,6 +95,10 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             )
         except HTTPException as error:
             response = self.error_response(error.status_code, error.reason, media_type)
+        except DocumentRefused as refused:
+            response = self.error_response(
+                refused.status, refused.message, media_type, code=refused.code, headers=refused.headers
+            )
         except Exception as exception:
             unexpected = masked(exception)  # logged there, with the errorId it carries
             extensions = unexpected.extensions or {}
@@ -83,6 +108,9 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             )
         finally:
             await self.finish(scope)
+        if scope.pop(_CACHEABLE, False) and response.status_code == 200:
+            response.headers["cache-control"] = self.persisted_query_cache_control
+            response.headers.append("vary", "Authorization")
         await response(scope, receive, send)
 
     def other_method(self, method: str, media_type: str) -> Response:
@@ -97,6 +125,17 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         if method == "HEAD":
             response.body = b""
         return response
+
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET naming a persisted document: that is an operation, whatever it accepts."""
+        params = request.query_params
+        if "documentId" in params or "extensions" in params:
+            return False
+        return super().should_render_graphql_ide(request)
+
+    def persisted_documents(self) -> PersistedDocuments | None:
+        """Where persisted documents are looked up; None serves none (only texts run)."""
+        return None
 
     async def settle(self, scope: Scope, response: Response) -> Response:
         """Called with the response built, before `finish`: the response to send instead."""
@@ -128,23 +167,32 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             raise PayloadTooLarge
 
     def error_response(
-        self, status: int, message: str, media_type: str, *, error_id: str | None = None
+        self,
+        status: int,
+        message: str,
+        media_type: str,
+        *,
+        error_id: str | None = None,
+        code: str | None = None,
+        headers: dict[str, str] | None = None,
     ) -> Response:
-        extensions: dict[str, str] = {"code": REFUSAL_CODES.get(status, RequestCode.BAD_REQUEST)}
+        extensions: dict[str, str] = {"code": code or REFUSAL_CODES.get(status, RequestCode.BAD_REQUEST)}
         if error_id is not None:
             extensions["errorId"] = error_id
         body = {"errors": [{"message": message, "extensions": extensions}]}
-        headers = {"Allow": ALLOWED_METHODS} if status == 405 else None
+        if status == 405:
+            headers = {"Allow": ALLOWED_METHODS}
         return Response(self.encode_json(body), status_code=status, media_type=media_type, headers=headers)
 
     async def parse_http_body(
         self, request: AsyncHTTPRequestAdapter
     ) -> GraphQLRequestData | list[GraphQLRequestData]:
+        raw: Any = request.query_params
         if request.method == "POST":
             content_type, _ = parse_content_type(request.content_type or "")
             if content_type != JSON:
                 raise HTTPException(415, f"Send the operation as {JSON}.")
-            await self._check_body(request)
+            raw = await self._check_body(request)
         data = await super().parse_http_body(request)
         for item in data if isinstance(data, list) else [data]:
             if not isinstance(item.operation_name, str | None):
@@ -154,9 +202,16 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
             too_deep = nesting_refusal(item.variables, item.extensions, self.max_variables_depth)
             if too_deep is not None:
                 raise HTTPException(400, too_deep)
-        return data
+        documents = self.persisted_documents()
+        if documents is None or isinstance(data, list):  # a batch is refused further on
+            return data
+        resolved = await resolve(documents, data.query, data.extensions, raw.get("documentId"))
+        cacheable = resolved.by_id and request.method == "GET" and self.persisted_query_cache_control
+        if cacheable and "authorization" not in request.headers and isinstance(request, RequestAdapter):
+            request.request.scope[_CACHEABLE] = True
+        return replace(data, query=resolved.query)
 
-    async def _check_body(self, request: AsyncHTTPRequestAdapter) -> None:
+    async def _check_body(self, request: AsyncHTTPRequestAdapter) -> dict[str, Any] | list[Any]:
         """Refuse a POST body Strawberry would fail on: its headers (see `graph.transport.wire`), and
         JSON that is no object (Strawberry calls `.get` on whatever it decoded). Starlette keeps
         the body, so Strawberry reads the same bytes again, and decodes them again: a small
@@ -167,6 +222,7 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         data = self.parse_json(await request.get_body())
         if not isinstance(data, dict | list):  # a list is a batch, which Strawberry refuses
             raise HTTPException(400, "The body must be a JSON object: {query, variables, operationName}.")
+        return data
 
     def parse_json(self, data: str | bytes) -> Any:
         try:
@@ -178,6 +234,11 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
 
     def decode_json(self, data: str | bytes) -> object:
         return decode_json(data)
+
+    async def process_result(self, request: Request, result: ExecutionResult) -> GraphQLHTTPResponse:
+        if result.errors:
+            request.scope.pop(_CACHEABLE, None)  # an answer with errors is never kept
+        return await super().process_result(request, result)
 
     async def get_sub_response(self, request: Request | Any) -> Response:
         sub_response = await super().get_sub_response(request)

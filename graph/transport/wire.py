@@ -11,6 +11,8 @@ integer digit limit's ValueError) would become further in.
   spec suggests for an unsupported charset): nothing is decoded on a guess.
 - `variables` and `extensions` nest at most `max_variables_depth` arrays and objects deep,
   measured iteratively before any coercion, over HTTP and in WebSocket operations.
+- A WebSocket operation's document goes through the same resolution as over HTTP
+  (graph/transport/documents.py): with TRUSTED_DOCUMENTS_ONLY an untrusted one is refused.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import Bas
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
 
 from graph.errors import RequestCode
+from graph.transport.documents import DocumentRefused, names_a_document, resolve
 
 UTF_8 = ("utf-8", "utf8")
 
@@ -116,6 +119,24 @@ def _refused(message: str) -> dict[str, Any]:
     return GraphQLError(message, extensions={"code": RequestCode.BAD_REQUEST}).formatted  # type: ignore[return-value]
 
 
+async def document_refusal(view: object, payload: dict[str, Any]) -> dict[str, Any] | None:
+    """The error refusing a WebSocket operation's document, None when it may run; the payload's
+    `query` becomes the document the operation runs."""
+    persisted_documents = getattr(view, "persisted_documents", None)
+    if persisted_documents is None:
+        return None
+    documents = persisted_documents()
+    extensions = payload.get("extensions")
+    if not (documents.trusted_only or names_a_document(extensions, None)):
+        return None
+    try:
+        resolved = await resolve(documents, payload.get("query"), extensions)
+    except DocumentRefused as refused:
+        return refused.formatted()
+    payload["query"] = resolved.query
+    return None
+
+
 def _not_a_subscription(payload: dict[str, Any]) -> bool:
     """Whether the operation a legacy `start` names parses and is no subscription."""
     try:
@@ -136,6 +157,11 @@ class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):
             error = {"id": message["id"], "type": "error", "payload": [_refused(reason)]}
             await self.send_message(cast(Any, error))
             return
+        acknowledged = self.connection_acknowledged
+        refusal = await document_refusal(self.view, message["payload"]) if acknowledged else None
+        if refusal is not None:
+            await self.send_message(cast(Any, {"id": message["id"], "type": "error", "payload": [refusal]}))
+            return
         await super().handle_subscribe(message)
 
 
@@ -147,10 +173,15 @@ class LegacyWSHandler(BaseGraphQLWSHandler[Any, Any]):
     async def handle_start(self, message: Any) -> None:
         limit = getattr(self.view, "max_variables_depth", 32)
         reason = subscribe_refusal(message["payload"], limit)
-        if reason is None and _not_a_subscription(message["payload"]):
+        refusal = None
+        if reason is None and self.connection_acknowledged:
+            refusal = await document_refusal(self.view, message["payload"])
+        if reason is None and refusal is None and _not_a_subscription(message["payload"]):
             reason = ONLY_SUBSCRIPTIONS
         if reason is not None and self.connection_acknowledged:
-            error = {"type": "error", "id": message.get("id"), "payload": _refused(reason)}
+            refusal = _refused(reason)
+        if refusal is not None:
+            error = {"type": "error", "id": message.get("id"), "payload": refusal}
             await self.send_message(cast(Any, error))
             return
         await super().handle_start(message)
