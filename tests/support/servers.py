@@ -22,6 +22,8 @@ from graph.transport.protocol import PROTOCOL
 
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "tests" / "client"
+#: The npm graphql-sse client's package (its own, so that tests/client's lock stays as it is).
+SSE_CLIENT = ROOT / "tests" / "sse"
 #: `conduit serve` bounds WebSocket messages by MAX_REQUEST_BYTES; the servers here do too.
 DEFAULT_MAX_REQUEST_BYTES: int = Settings.model_fields["max_request_bytes"].default
 
@@ -114,7 +116,8 @@ def server_process(
             process.wait()
 
 
-def npm_ci() -> None:
-    """Install tests/client's locked npm dependencies when node_modules is missing."""
-    if not (CLIENT / "node_modules" / ".package-lock.json").exists():
-        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=CLIENT, check=True)
+def npm_ci(directory: Path = CLIENT) -> None:
+    """Install a directory's locked npm dependencies (tests/client's by default) when its
+    node_modules is missing."""
+    if not (directory / "node_modules" / ".package-lock.json").exists():
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=directory, check=True)
