@@ -82,6 +82,9 @@ class Caller(Protocol):
     viewer_id: int | None
     auth_error: str | None
 
+    async def close(self) -> None:
+        """Roll back what the operation did not commit (it was stopped), give connections back."""
+
 
 @dataclass(eq=False)
 class Stream:
@@ -257,6 +260,18 @@ class EventStreams:
     ) -> None:
         """Run one operation, each result a `next` event, then `complete` (not when stopped)."""
         try:
+            await self._results(stream, operation_id, operation, context)
+        finally:  # stopped (the client left, DELETE) in a mutation, its transaction is rolled back
+            await asyncio.shield(context.close())
+        stream.operations.pop(operation_id or "", None)
+        await stream.events.put(_event("complete", None if operation_id is None else {"id": operation_id}))
+        if operation_id is None:
+            await stream.events.put(_END)  # distinct connections: one operation a stream, then it ends
+
+    async def _results(
+        self, stream: Stream, operation_id: str | None, operation: GraphQLRequestData, context: Caller
+    ) -> None:
+        try:
             results = await self.view.schema.stream(
                 operation.query,
                 variable_values=operation.variables,
@@ -272,10 +287,6 @@ class EventStreams:
         except Exception as error:  # the schema masks its own errors: this is a bug, and logged
             payload = {"data": None, "errors": [masked(error).formatted]}
             await stream.events.put(_event("next", _addressed(operation_id, payload)))
-        stream.operations.pop(operation_id or "", None)
-        await stream.events.put(_event("complete", None if operation_id is None else {"id": operation_id}))
-        if operation_id is None:
-            await stream.events.put(_END)  # distinct connections: one operation a stream, then it ends
 
     async def _serve(self, stream: Stream, scope: Scope, receive: Receive, send: Send) -> None:
         """Write the stream's events until it ends, the client leaves or the server drains."""
