@@ -122,6 +122,11 @@ class Settings(BaseSettings):
     # the environment. Clients without an Origin header and same-origin pages always may.
     ws_allowed_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # Server-Sent Events (graphql-sse on /graphql/stream, graph/transport/sse.py): a comment is
+    # written to a stream that has been idle this long, so proxies and clients keep it open.
+    # The WS_* settings above hold for event streams too (see README "Subscriptions").
+    sse_keepalive_seconds: float = Field(default=12.0, gt=0)
+
     @field_validator("ws_allowed_origins", mode="before")
     @classmethod
     def _comma_separated(cls, value: object) -> object:

@@ -1,4 +1,5 @@
-"""The FastAPI application: /graphql (HTTP and WebSocket), health checks, and the lifespan."""
+"""The FastAPI application: /graphql (HTTP and WebSocket), /graphql/stream (Server-Sent Events),
+health checks, and the lifespan."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import HTTPConnection
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import Scope
 from starlette_compress import CompressMiddleware
@@ -38,10 +40,12 @@ from graph.telemetry.requests import RequestObserver, count_statements
 from graph.telemetry.tracing import install_tracer_provider
 from graph.transport.assets import graphiql_assets
 from graph.transport.compression import COMPRESSION
-from graph.transport.cors import CORS
+from graph.transport.cors import ALLOWED_HEADERS, CORS
 from graph.transport.deadline import Deadline
 from graph.transport.encoding import encode_json
 from graph.transport.graphiql import GRAPHIQL_STATIC, STATIC_URL, graphiql_html
+from graph.transport.sse import ALLOWED_METHODS as STREAM_METHODS
+from graph.transport.sse import STREAM_PATH, TOKEN_HEADER, EventStreams
 from graph.transport.view import JSON, GraphQLOverHTTP
 from graph.transport.websocket import TextFrameWebSocket
 
@@ -105,10 +109,8 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         return NO_ACK_PAYLOAD
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
-        services: Services = self._app.state.services
         over_http = isinstance(request, Request)
-        context = request_context(services, request.headers.get("authorization"), over_http=over_http)
-        context.client_address = request.client.host if request.client else None
+        context = connection_context(self._app.state.services, request, over_http=over_http)
         if isinstance(response, Response):
             context.response_headers = response.headers
         if over_http:
@@ -127,6 +129,14 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
 
     def encode_json(self, data: object) -> bytes:
         return encode_json(data)
+
+
+def connection_context(services: Services, connection: HTTPConnection, *, over_http: bool) -> Context:
+    """The context of a request or a socket, signed in by its Authorization header. Not
+    `over_http`, it lives as long as the connection (a socket, an event stream)."""
+    context = request_context(services, connection.headers.get("authorization"), over_http=over_http)
+    context.client_address = connection.client.host if connection.client else None
+    return context
 
 
 def _tune_garbage_collector() -> None:
@@ -178,6 +188,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         try:
             yield
         finally:
+            streams.close()
             await app.state.services.events.close()
             await database.dispose()
 
@@ -193,11 +204,24 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if metrics is not None:
         app.router.routes.append(Route("/metrics", metrics_endpoint, methods=["GET"]))
     graphql = GraphQLApp(app, settings)
+    streams = EventStreams(
+        graphql,
+        settings,
+        context=lambda request: connection_context(app.state.services, request, over_http=False),
+    )
     if settings.dataloader_batching:
         app.add_middleware(QueryLane, schema=graphql.conduit_schema, settings=settings)
     app.add_middleware(Deadline, seconds=settings.request_timeout_seconds)  # around lane and view
     # Around the lane and the deadline, so what they answer is marked for browsers too.
     app.add_middleware(CORS, allowed_origins=settings.cors_allowed_origins, prefixes=(f"{STATIC_URL}/",))
+    # Event streams follow the WebSocket's origin rule (WS_ALLOWED_ORIGINS), not the API's.
+    app.add_middleware(
+        CORS,
+        allowed_origins=streams.allowed_origins,
+        paths=(STREAM_PATH,),
+        methods=STREAM_METHODS,
+        headers=(*ALLOWED_HEADERS, TOKEN_HEADER),
+    )
     if settings.compression_minimum_size:  # around the lane: what it answers is compressed too
         app.add_middleware(CompressMiddleware, minimum_size=settings.compression_minimum_size, **COMPRESSION)
     # Added last, so outermost: it observes every request, whichever layer answers it.
@@ -206,6 +230,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         [
             Route("/graphql", graphql),  # every method: the view refuses what it does not serve
             WebSocketRoute("/graphql", graphql),
+            Route(STREAM_PATH, streams),  # graphql-sse, every method: it refuses what it does not serve
             Route(f"{STATIC_URL}/{{name}}", graphiql_assets(GRAPHIQL_STATIC)),  # an ASGI app: every method
         ]
     )

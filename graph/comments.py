@@ -140,9 +140,9 @@ class CommentMutations:
                 await context.services.events.publish(
                     work.session, article_id=row.article_id, comment_id=row.id
                 )
+                article = await _article_in(work.session, row.article_id)
         except DomainError as error:
             return CommentPayload(errors=user_errors(error))
-        article = await context.loaders.article_by_id.load(row.article_id)
         return CommentPayload(
             comment=Comment.from_row(row, author=work.author),
             article=Article.from_row(article) if article else None,
@@ -163,15 +163,22 @@ class CommentMutations:
                 article_id = await db.comments.delete_comment(
                     work.session, editor_id=work.viewer_id, comment_id=decoded[1]
                 )
+                article = await _article_in(work.session, article_id)
         except DomainError as error:
             return DeletePayload(errors=user_errors(error, ()))
-        article = await context.loaders.article_by_id.load(article_id)
         deleted = strawberry.ID(to_global_id("Comment", decoded[1]))
         return DeletePayload(
             deleted_id=deleted,
             deleted_ids=[deleted],
             article=Article.from_row(article) if article else None,
         )
+
+
+async def _article_in(session: Any, article_id: int) -> Any:
+    """The article a comment write changed, read in the write's transaction. Through the
+    request's loaders it would be read on a connection of its own, which on SQLite kept the
+    in-process subscribers from hearing of the comment (tests/transport/test_sse.py)."""
+    return (await db.articles.articles_by_id(session, [article_id])).get(article_id)
 
 
 @strawberry.type

@@ -59,6 +59,7 @@ class RequestCode(StrEnum):
 #: The code of each refusal made at the HTTP level, before any operation runs.
 REFUSAL_CODES = {
     400: RequestCode.BAD_REQUEST,
+    401: RequestCode.UNAUTHENTICATED,
     403: RequestCode.FORBIDDEN,
     404: RequestCode.NOT_FOUND,
     405: RequestCode.METHOD_NOT_ALLOWED,

@@ -40,8 +40,9 @@ class OperationOverHTTP(SchemaExtension):
     """What an HTTP request may run, as the GraphQL spec and our transport have it.
 
     A document of several operations must name the one to run (Strawberry ran the first);
-    a subscription is served over the WebSocket on the same path, not over HTTP (Strawberry
-    ran it as a query and failed inside it). Both are request errors: nothing runs.
+    a subscription is served over the WebSocket on the same path and over Server-Sent Events
+    on /graphql/stream, not over plain HTTP (Strawberry ran it as a query and failed inside
+    it). Both are request errors: nothing runs.
     """
 
     def on_execute(self) -> Iterator[None]:
@@ -59,7 +60,8 @@ class OperationOverHTTP(SchemaExtension):
                 )
             elif isinstance(context, Context) and context.over_http and _subscribes(document, execution):
                 execution.result = _refused(
-                    "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql.",
+                    "Subscriptions are served over WebSocket (graphql-transport-ws) on /graphql, "
+                    "and over Server-Sent Events (graphql-sse) on /graphql/stream.",
                     RequestCode.BAD_REQUEST,
                 )
         yield

@@ -3,9 +3,10 @@ COMPRESSION_MINIMUM_SIZE bytes, whichever layer answers (the query lane included
 
 starlette-compress does the work (graph/app.py wraps the lane, the view and the rest in it):
 it compresses a body that is sent in one piece, which every GraphQL answer is, and leaves
-smaller ones as they are without touching them. What streams is never held back: an event
-stream (SSE) is compressed message by message, each flushed as it goes, and `multipart/mixed`
-(incremental delivery) is not compressed at all; WebSockets pass untouched. GraphiQL's files
+smaller ones as they are without touching them. What streams is never held back: event
+streams (GraphQL over SSE, graph/transport/sse.py) and `multipart/mixed` (incremental
+delivery) are not compressed at all (a compressor holding a partial event would hold the
+event back), and WebSockets pass untouched. GraphiQL's files
 come compressed already (graph/transport/assets.py) and pass as they are.
 """
 
@@ -23,3 +24,4 @@ COMPRESSION: dict[str, Any] = {"zstd": False, "brotli_quality": 4, "gzip_level":
 
 add_compress_type(GRAPHQL_RESPONSE_JSON)
 remove_compress_type("multipart/mixed")
+remove_compress_type("text/event-stream")

@@ -78,6 +78,8 @@ class CORS:
         allowed_origins: Iterable[str],
         paths: Iterable[str] = ("/graphql",),
         prefixes: Iterable[str] = (),
+        methods: Iterable[str] = ALLOWED_METHODS,
+        headers: Iterable[str] = ALLOWED_HEADERS,
     ) -> None:
         self.app = app
         origins = set(allowed_origins)
@@ -91,8 +93,8 @@ class CORS:
         self.for_none = [_VARY_ORIGIN]
         self.for_listed = [exposed, _VARY_ORIGIN]
         self.preflight = [
-            (b"access-control-allow-methods", ", ".join(ALLOWED_METHODS).encode()),
-            (b"access-control-allow-headers", ", ".join(ALLOWED_HEADERS).encode()),
+            (b"access-control-allow-methods", ", ".join(methods).encode()),
+            (b"access-control-allow-headers", ", ".join(headers).encode()),
             (b"access-control-max-age", str(MAX_AGE_SECONDS).encode()),
         ]
 

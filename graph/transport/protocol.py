@@ -24,6 +24,10 @@ answers every refusal at that level as a JSON GraphQL error instead of uvicorn's
   must arrive within `REQUEST_TIMEOUT_SECONDS` (the app's deadline then bounds the rest):
   past it, 408 `REQUEST_TIMEOUT`.
 
+A graceful shutdown (SIGTERM) ends the event streams of graph/transport/sse.py: uvicorn waits
+for every response in progress to finish, and a subscription's never would. Each request's
+`scope["extensions"][DRAINING]["event"]` is set once the server begins to shut down.
+
 The limits are the environment's `MAX_REQUEST_BYTES` and `REQUEST_TIMEOUT_SECONDS`, read as
 the app reads them.
 
@@ -36,6 +40,7 @@ from __future__ import annotations
 import asyncio
 from functools import cache
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
@@ -52,6 +57,10 @@ LINGER_SECONDS = 2.0
 """How long a refused connection still reads (and drops) what the client sends."""
 _PARSED_URL_LIMIT = 65_535
 """httptools.parse_url fails past this (its offsets are 16-bit)."""
+DRAINING = "conduit.draining"
+"""The scope extension whose `event` is set when the server begins a graceful shutdown."""
+_draining: WeakKeyDictionary[object, asyncio.Event] = WeakKeyDictionary()
+"""One event per server (its `server_state`), set by the first connection told to shut down."""
 
 
 @cache
@@ -180,6 +189,13 @@ class HttpProtocol(HttpToolsProtocol):
         super().on_message_begin()
         self._in_head, self._head_bytes = True, 0
         self._arm_head_timer()
+        draining = _draining.setdefault(self.server_state, asyncio.Event())
+        self.scope["extensions"] = {DRAINING: {"event": draining}}
+
+    def shutdown(self) -> None:
+        """The server stops: the app's long responses (event streams) are told to end."""
+        _draining.setdefault(self.server_state, asyncio.Event()).set()
+        super().shutdown()
 
     def on_url(self, url: bytes) -> None:
         super().on_url(url)

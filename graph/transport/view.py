@@ -89,16 +89,8 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
         try:
             self._check_declared_size(request)
             response = await self.settle(scope, await self.run(request))
-        except PayloadTooLarge:
-            response = self.error_response(
-                413, f"The request is larger than {self.max_request_bytes} bytes.", media_type
-            )
-        except HTTPException as error:
-            response = self.error_response(error.status_code, error.reason, media_type)
-        except DocumentRefused as refused:
-            response = self.error_response(
-                refused.status, refused.message, media_type, code=refused.code, headers=refused.headers
-            )
+        except (PayloadTooLarge, HTTPException, DocumentRefused) as error:
+            response = self.refusal(error, media_type)
         except Exception as exception:
             unexpected = masked(exception)  # logged there, with the errorId it carries
             extensions = unexpected.extensions or {}
@@ -143,6 +135,33 @@ class GraphQLOverHTTP(GraphQL[Context, RootValue], Generic[Context, RootValue]):
 
     async def finish(self, scope: Scope) -> None:
         """Called once the request's result is known, before it is sent: release what it held."""
+
+    async def read_operation(self, scope: Scope, receive: Receive) -> GraphQLRequestData:
+        """The one operation an HTTP request carries, held to every check `run` makes (size,
+        media type, JSON, types, nesting, a persisted document's name); `PayloadTooLarge`,
+        `HTTPException` or `DocumentRefused` (see `refusal`) when refused. For transports that
+        run it their own way (graph/transport/sse.py)."""
+        request = Request(scope, receive=self._bounded(receive))
+        self._check_declared_size(request)
+        data = await self.parse_http_body(self.request_adapter_class(request))
+        if isinstance(data, list):
+            raise HTTPException(400, "Batching is not enabled")
+        if not isinstance(data.query, str):
+            raise HTTPException(400, "No GraphQL query found in the request")
+        return data
+
+    def refusal(self, error: PayloadTooLarge | HTTPException | DocumentRefused, media_type: str) -> Response:
+        """The response to a request refused before any operation ran (a document refused
+        included: not persisted, not trusted)."""
+        if isinstance(error, DocumentRefused):
+            return self.error_response(
+                error.status, error.message, media_type, code=error.code, headers=error.headers
+            )
+        if isinstance(error, PayloadTooLarge):
+            return self.error_response(
+                413, f"The request is larger than {self.max_request_bytes} bytes.", media_type
+            )
+        return self.error_response(error.status_code, error.reason, media_type)
 
     def _bounded(self, receive: Receive) -> Receive:
         """`receive`, raising `PayloadTooLarge` once the body grows past the limit."""

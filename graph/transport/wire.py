@@ -137,14 +137,21 @@ async def document_refusal(view: object, payload: dict[str, Any]) -> dict[str, A
     return None
 
 
+def operation_type(query: str, operation_name: str | None) -> OperationType | None:
+    """The type of the operation a document names, None when it does not parse or name one:
+    the schema then reports, and codes, what is wrong (the real token limit applies there)."""
+    try:
+        document = parse(query, max_tokens=100_000)
+    except GraphQLError:
+        return None
+    operation = get_operation_ast(document, operation_name)
+    return None if operation is None else operation.operation
+
+
 def _not_a_subscription(payload: dict[str, Any]) -> bool:
     """Whether the operation a legacy `start` names parses and is no subscription."""
-    try:
-        document = parse(payload["query"], max_tokens=100_000)  # the real limit applies later
-    except GraphQLError:
-        return False  # reported, and coded, by the schema
-    operation = get_operation_ast(document, payload.get("operationName"))
-    return operation is not None and operation.operation != OperationType.SUBSCRIPTION
+    kind = operation_type(payload["query"], payload.get("operationName"))
+    return kind is not None and kind != OperationType.SUBSCRIPTION
 
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Any, Any]):

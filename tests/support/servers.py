@@ -23,6 +23,8 @@ from graph.transport.protocol import PROTOCOL
 ROOT = Path(__file__).resolve().parents[2]
 CLIENT = ROOT / "tests" / "client"
 CACHES = ROOT / "tests" / "caches"
+#: The npm graphql-sse client's package (its own, so that tests/client's lock stays as it is).
+SSE_CLIENT = ROOT / "tests" / "sse"
 #: `conduit serve` bounds WebSocket messages by MAX_REQUEST_BYTES; the servers here do too.
 DEFAULT_MAX_REQUEST_BYTES: int = Settings.model_fields["max_request_bytes"].default
 

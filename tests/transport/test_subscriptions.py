@@ -64,6 +64,20 @@ async def article_by(client: httpx.AsyncClient, username: str) -> tuple[str, str
     return token, slug
 
 
+AUTHOR_FOLLOWED = (
+    "subscription S($slug: String!) { commentAdded(articleSlug: $slug) { author { following } } }"
+)
+
+
+async def followed_writer(client: httpx.AsyncClient) -> tuple[str, str, str]:
+    """A writer with one article, and a reader following them: (writer's token, slug, reader's)."""
+    token, slug = await article_by(client, "writer")
+    reader = await register(client, "reader")
+    follow = 'mutation F { followUser(username: "writer") { errors { message } } }'
+    assert (await gql(client, follow, token=reader))["data"]["followUser"]["errors"] == []
+    return token, slug, reader
+
+
 async def add_comment(client: httpx.AsyncClient, token: str, slug: str, body: str) -> str:
     result = await gql(client, ADD_COMMENT, {"input": {"articleSlug": slug, "body": body}}, token)
     payload = result["data"]["addComment"]
@@ -219,11 +233,8 @@ async def test_unknown_article_is_a_bad_user_input_error(address: str, listeners
 async def test_connection_init_token_signs_in_and_a_bad_one_is_refused(
     client: httpx.AsyncClient, address: str, listeners: Callable[[], int]
 ) -> None:
-    token, slug = await article_by(client, "writer")
-    reader = await register(client, "reader")
-    follow = 'mutation F { followUser(username: "writer") { errors { message } } }'
-    assert (await gql(client, follow, token=reader))["data"]["followUser"]["errors"] == []
-    query = "subscription S($slug: String!) { commentAdded(articleSlug: $slug) { author { following } } }"
+    token, slug, reader = await followed_writer(client)
+    query = AUTHOR_FOLLOWED
     async with open_socket(address) as signed_in, open_socket(address) as anonymous:
         for socket, payload in ((signed_in, {"Authorization": f"Bearer {reader}"}), (anonymous, None)):
             ws = TransportWs(socket)

@@ -185,3 +185,16 @@ def test_a_bad_manifest_is_refused_with_one_line(
     assert result.returncode == 1
     assert reason in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+async def test_event_streams_run_only_the_manifests_documents_too(settings: Settings, manifest: Path) -> None:
+    """GraphQL over SSE (/graphql/stream) reads its operation as /graphql does: an unlisted
+    document is refused before any stream starts, a listed one runs by hash."""
+    options = {"trusted_documents_file": manifest, "trusted_documents_only": True}
+    headers = {"accept": "text/event-stream"}
+    async with served(settings.database_url, **options) as client:
+        refused = await client.post("/graphql/stream", json={"query": UNLISTED}, headers=headers)
+        assert (refused.status_code, code(refused)) == (400, "TRUSTED_DOCUMENT_REQUIRED")
+        listed = await client.post("/graphql/stream", json=by_hash(TAGS), headers=headers)
+        assert listed.status_code == 200
+        assert '"tags":[]' in listed.text
