@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    Boolean,
     CheckConstraint,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -204,3 +206,23 @@ class IdempotencyKey(Base):
     status: Mapped[int | None] = mapped_column(Integer)
     content_type: Mapped[str | None] = mapped_column(String(255))
     body: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+class LoginAttempts(Base):
+    """One login throttle bucket on PostgreSQL (db/login_attempts.py): shared by every server
+    process on the database, and kept across restarts.
+
+    `kind` is `account` or `address`; `key` the SHA-256 of the normalised email or the address
+    (a fixed-size key, whatever the email's length, and no email in clear text). `updated` is
+    the wall-clock time (seconds since the epoch) of the last attempt, `granted` whether it got
+    a token. Rows not updated for their window hold a full bucket and are purged.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index(None, "kind", "updated"),)
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    updated: Mapped[float] = mapped_column(Double)
+    granted: Mapped[bool] = mapped_column(Boolean)

@@ -82,9 +82,10 @@ class Settings(BaseSettings):
     # Off only for the benchmark's N+1 baseline: every load then runs its own statement.
     dataloader_batching: bool = True
 
-    # Login throttling (db/throttle.py), in each server process's memory: token buckets holding
-    # this many attempts, refilled evenly over the window. Failed logins count per account (the
-    # normalised email), every login per client address; buckets tracked at most, per kind.
+    # Login throttling (db/throttle.py): token buckets holding this many attempts, refilled
+    # evenly over the window. Failed logins count per account (the normalised email), every login
+    # per client address. On PostgreSQL the buckets are a table every server process shares
+    # (db/login_attempts.py); on SQLite they are in memory, at most `max_keys` per kind.
     login_failures_per_account: int = Field(default=5, ge=1)
     login_account_window_seconds: float = Field(default=300.0, gt=0)
     login_attempts_per_address: int = Field(default=30, ge=1)

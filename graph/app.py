@@ -20,10 +20,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from db.events import comment_events_for
+from db.login_attempts import login_throttle
 from db.passwords import Passwords
 from db.settings import Settings
 from db.sql.engine import Database
-from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
 from graph.errors import RequestCode, refusal_code
@@ -161,7 +161,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             database=database,
             passwords=Passwords(settings),
             events=comment_events_for(settings),
-            login_throttle=LoginThrottle(settings),
+            login_throttle=login_throttle(settings, database),
         )
         await app.state.services.events.start()
         if settings.environment != "test":
