@@ -51,6 +51,10 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # Distinct operation names that label metrics; names seen after these count as "(other)".
     metrics_max_operation_names: int = Field(default=200, ge=0)
+    # Where the workers of `conduit serve --workers N` share their metrics (prometheus-client's
+    # multiprocess mode, graph/telemetry/multiprocess.py): set by `conduit serve` to a temporary
+    # directory when N > 1; set it yourself to choose the directory (it is emptied at start).
+    prometheus_multiproc_dir: str | None = None
     # OpenTelemetry tracing (the `otel` extra); OTEL_SERVICE_NAME is the standard variable.
     otel_enabled: bool = False
     otel_service_name: str = "conduit-graphql"

@@ -148,7 +148,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings)
     install_tracer_provider(settings)
-    metrics = Metrics(settings.metrics_max_operation_names) if settings.metrics_enabled else None
+    metrics = (
+        Metrics(settings.metrics_max_operation_names, settings.prometheus_multiproc_dir)
+        if settings.metrics_enabled
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -171,6 +175,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         finally:
             await app.state.services.events.close()
             await database.dispose()
+            if metrics is not None and metrics.files is not None:
+                metrics.files.close()
 
     app = FastAPI(
         title="Conduit GraphQL",
