@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     # The whole of one HTTP request, however many statements it runs (graph/transport/deadline.py).
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # On SIGTERM `conduit serve` stops accepting, lets requests in flight finish for this long
+    # (then cancels them), and closes WebSockets with 1012, which clients reconnect on. Below
+    # Kubernetes' default 30 s grace period, so that the shutdown ends before a SIGKILL.
+    shutdown_timeout_seconds: int = Field(default=25, gt=0)
 
     graphiql: bool | None = None
     introspection: bool | None = None

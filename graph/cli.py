@@ -85,6 +85,8 @@ def _run(settings: Settings, arguments: argparse.Namespace) -> None:
         # A WebSocket message over MAX_REQUEST_BYTES is refused (1009) as its frames are read,
         # before it is buffered: uvicorn's default would take 16 MiB per message.
         ws_max_size=settings.max_request_bytes,
+        # SIGTERM: in-flight requests finish (for at most this long), WebSockets close with 1012.
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 
