@@ -10,9 +10,11 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
+from db.settings import Settings
 from tests.support.servers import conduit_serve
 
 CREATE = (
@@ -34,8 +36,11 @@ def gql(base: str, query: str, variables: dict[str, Any] | None = None, token: s
     return response.json()["data"]
 
 
-async def test_sigterm_drains_requests_and_closes_subscriptions_with_1012(migrated_url: str) -> None:
-    with conduit_serve(migrated_url, SHUTDOWN_TIMEOUT_SECONDS="10") as (base, process):
+async def test_sigterm_drains_requests_and_closes_subscriptions_with_1012(
+    app: FastAPI, settings: Settings
+) -> None:
+    """`app` empties the tables first: the server sees only this test's rows."""
+    with conduit_serve(settings.database_url, SHUTDOWN_TIMEOUT_SECONDS="10") as (base, process):
         token = gql(base, REGISTER)["register"]["token"]
         slug = gql(base, CREATE, token=token)["createArticle"]["article"]["slug"]
         host, port = base.removeprefix("http://").split(":")
