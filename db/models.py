@@ -14,6 +14,7 @@ from sqlalchemy import (
     CheckConstraint,
     DateTime,
     Dialect,
+    Double,
     ForeignKey,
     Index,
     Integer,
@@ -227,3 +228,23 @@ class PersistedDocument(Base):
     trusted: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
     used_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utc_now)
+
+
+class LoginAttempts(Base):
+    """One login throttle bucket on PostgreSQL (db/login_attempts.py): shared by every server
+    process on the database, and kept across restarts.
+
+    `kind` is `account` or `address`; `key` the SHA-256 of the normalised email or the address
+    (a fixed-size key, whatever the email's length, and no email in clear text). `updated` is
+    the wall-clock time (seconds since the epoch) of the last attempt, `granted` whether it got
+    a token. Rows not updated for their window hold a full bucket and are purged.
+    """
+
+    __tablename__ = "login_attempts"
+    __table_args__ = (Index(None, "kind", "updated"),)
+
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    tokens: Mapped[float] = mapped_column(Double)
+    updated: Mapped[float] = mapped_column(Double)
+    granted: Mapped[bool] = mapped_column(Boolean)

@@ -52,6 +52,10 @@ class Settings(BaseSettings):
     metrics_enabled: bool = True
     # Distinct operation names that label metrics; names seen after these count as "(other)".
     metrics_max_operation_names: int = Field(default=200, ge=0)
+    # Where the workers of `conduit serve --workers N` share their metrics (prometheus-client's
+    # multiprocess mode, graph/telemetry/multiprocess.py): set by `conduit serve` to a temporary
+    # directory when N > 1; set it yourself to choose the directory (it is emptied at start).
+    prometheus_multiproc_dir: str | None = None
     # OpenTelemetry tracing (the `otel` extra); OTEL_SERVICE_NAME is the standard variable.
     otel_enabled: bool = False
     otel_service_name: str = "conduit-graphql"
@@ -66,6 +70,10 @@ class Settings(BaseSettings):
     db_connect_timeout_seconds: float = Field(default=2.0, gt=0)
     # The whole of one HTTP request, however many statements it runs (graph/transport/deadline.py).
     request_timeout_seconds: float = Field(default=30.0, gt=0)
+    # On SIGTERM `conduit serve` stops accepting, lets requests in flight finish for this long
+    # (then cancels them), and closes WebSockets with 1012, which clients reconnect on. Below
+    # Kubernetes' default 30 s grace period, so that the shutdown ends before a SIGKILL.
+    shutdown_timeout_seconds: int = Field(default=25, gt=0)
 
     graphiql: bool | None = None
     introspection: bool | None = None
@@ -83,9 +91,10 @@ class Settings(BaseSettings):
     # Off only for the benchmark's N+1 baseline: every load then runs its own statement.
     dataloader_batching: bool = True
 
-    # Login throttling (db/throttle.py), in each server process's memory: token buckets holding
-    # this many attempts, refilled evenly over the window. Failed logins count per account (the
-    # normalised email), every login per client address; buckets tracked at most, per kind.
+    # Login throttling (db/throttle.py): token buckets holding this many attempts, refilled
+    # evenly over the window. Failed logins count per account (the normalised email), every login
+    # per client address. On PostgreSQL the buckets are a table every server process shares
+    # (db/login_attempts.py); on SQLite they are in memory, at most `max_keys` per kind.
     login_failures_per_account: int = Field(default=5, ge=1)
     login_account_window_seconds: float = Field(default=300.0, gt=0)
     login_attempts_per_address: int = Field(default=30, ge=1)

@@ -114,18 +114,23 @@ async def authenticate(
     With a `throttle`, an account out of attempts is `TooManyRequests` before its password is
     checked (known emails and unknown ones alike), and a correct password resets its count.
     """
-    email, password = rules.all_of(
-        lambda: rules.text(email, "email", max_length=rules.EMAIL_MAX).strip(),
-        lambda: rules.text(password, "password", max_length=rules.PASSWORD_MAX),
-    )
+    try:
+        email, password = rules.all_of(
+            lambda: rules.text(email, "email", max_length=rules.EMAIL_MAX).strip(),
+            lambda: rules.text(password, "password", max_length=rules.PASSWORD_MAX),
+        )
+    except DomainError:
+        if throttle is not None:
+            await throttle.check(None)  # the attempt counts for its address all the same
+        raise
     account = rules.key(email)
     if throttle is not None:
-        throttle.check_account(account)
+        await throttle.check(account)
     user = await get_by_email(session, email)
     if not await passwords.verify(user.password_hash if user else None, password) or not user:
         raise BadCredentials("email or password is invalid")
     if throttle is not None:
-        throttle.succeeded(account)
+        await throttle.succeeded(account)
     return user
 
 

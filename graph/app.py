@@ -22,10 +22,10 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.types.unset import UNSET, UnsetType
 
 from db.events import comment_events_for
+from db.login_attempts import login_throttle
 from db.passwords import Passwords
 from db.settings import Settings
 from db.sql.engine import Database
-from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
 from graph.errors import RequestCode, refusal_code
@@ -166,7 +166,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     configure_logging(settings)
     install_tracer_provider(settings)
-    metrics = Metrics(settings.metrics_max_operation_names) if settings.metrics_enabled else None
+    metrics = (
+        Metrics(settings.metrics_max_operation_names, settings.prometheus_multiproc_dir)
+        if settings.metrics_enabled
+        else None
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -179,7 +183,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             database=database,
             passwords=Passwords(settings),
             events=comment_events_for(settings),
-            login_throttle=LoginThrottle(settings),
+            login_throttle=login_throttle(settings, database),
             documents=PersistedDocuments.from_settings(database, settings),
         )
         await app.state.services.events.start()
@@ -191,6 +195,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             streams.close()
             await app.state.services.events.close()
             await database.dispose()
+            if metrics is not None and metrics.files is not None:
+                metrics.files.close()
 
     app = FastAPI(
         title="Conduit GraphQL",

@@ -68,13 +68,20 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
+    from graph.telemetry.logs import configure_logging
+    from graph.telemetry.multiprocess import workers_directory
+
+    configure_logging(settings)  # the supervisor's lines (workers, reload) are JSON too
+    with workers_directory(arguments.workers):  # one /metrics scrape counts every worker
+        _run(settings, arguments)
+
+
+def _run(settings: Settings, arguments: argparse.Namespace) -> None:
     import uvicorn
 
-    from graph.telemetry.logs import configure_logging
     from graph.transport.protocol import PROTOCOL
     from graph.transport.websocket import WEBSOCKET_PROTOCOL
 
-    configure_logging(settings)  # the supervisor's lines (workers, reload) are JSON too
     uvicorn.run(
         "graph.app:create_app",
         factory=True,
@@ -90,6 +97,8 @@ def _serve(settings: Settings, arguments: argparse.Namespace) -> None:
         # A WebSocket message over MAX_REQUEST_BYTES is refused (1009) as its frames are read,
         # before it is buffered: uvicorn's default would take 16 MiB per message.
         ws_max_size=settings.max_request_bytes,
+        # SIGTERM: in-flight requests finish (for at most this long), WebSockets close with 1012.
+        timeout_graceful_shutdown=settings.shutdown_timeout_seconds,
     )
 
 

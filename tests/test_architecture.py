@@ -32,6 +32,7 @@ DEFERRED_IMPORTS = {
     ("graph/cli.py", "db.migrate"),
     ("graph/cli.py", "graph.schema"),
     ("graph/cli.py", "graph.telemetry.logs"),
+    ("graph/cli.py", "graph.telemetry.multiprocess"),
     ("graph/cli.py", "graph.transport.protocol"),
     ("graph/cli.py", "graph.transport.websocket"),
     ("graph/cli.py", "db.sql.engine"),

@@ -6,7 +6,7 @@ import pytest
 
 from db.errors import TooManyRequests
 from db.settings import Settings
-from db.throttle import Buckets, LoginThrottle
+from db.throttle import Buckets, Kind, MemoryThrottle
 
 
 class Clock:
@@ -96,24 +96,49 @@ def settings(**overrides: object) -> Settings:
     return Settings(**values)  # type: ignore[arg-type]
 
 
-def test_login_throttle_refuses_with_the_wait_in_seconds() -> None:
-    throttle = LoginThrottle(settings(), clock=Clock())
-    throttle.check_account("alice@example.com")
-    throttle.check_account("alice@example.com")
+async def test_login_throttle_refuses_with_the_wait_in_seconds() -> None:
+    throttle = MemoryThrottle(settings(), clock=Clock())
+    await throttle.check("alice@example.com")
+    await throttle.check("alice@example.com")
     with pytest.raises(TooManyRequests) as refused:
-        throttle.check_account("alice@example.com")
+        await throttle.check("alice@example.com")
     assert refused.value.retry_after == 10
     assert refused.value.message == "too many login attempts; try again in 10 seconds"
-    throttle.succeeded("alice@example.com")
-    throttle.check_account("alice@example.com")
+    await throttle.succeeded("alice@example.com")
+    await throttle.check("alice@example.com")
 
 
-def test_login_throttle_limits_known_addresses_only() -> None:
-    throttle = LoginThrottle(settings(), clock=Clock())
+async def test_login_throttle_limits_known_addresses_only() -> None:
+    throttle = MemoryThrottle(settings(), clock=Clock())
     for _ in range(3):
         throttle.check_address("192.0.2.1")
+        await throttle.check(None)
+    throttle.check_address("192.0.2.1")
     with pytest.raises(TooManyRequests) as refused:
-        throttle.check_address("192.0.2.1")
+        await throttle.check(None)
     assert refused.value.message == "too many login attempts; try again in 1 second"
     for _ in range(10):
         throttle.check_address(None)
+        await throttle.check(None)
+
+
+async def test_an_address_is_counted_once_by_the_check_after_it() -> None:
+    """`check_address` notes the address; the next `check` in the task counts it, once."""
+    throttle = MemoryThrottle(settings(), clock=Clock())
+    throttle.check_address("192.0.2.1")
+    for _ in range(5):
+        await throttle.check(None)
+    assert throttle.buckets[Kind.ADDRESS].take("192.0.2.1") is None  # 1 used, 1 here, 1 left
+    assert throttle.buckets[Kind.ADDRESS].take("192.0.2.1") is None
+    assert throttle.buckets[Kind.ADDRESS].take("192.0.2.1") == 1
+
+
+async def test_a_refused_address_takes_nothing_from_the_account() -> None:
+    throttle = MemoryThrottle(settings(login_attempts_per_address=1), clock=Clock())
+    throttle.check_address("192.0.2.1")
+    await throttle.check("alice@example.com")
+    throttle.check_address("192.0.2.1")
+    with pytest.raises(TooManyRequests):
+        await throttle.check("alice@example.com")
+    assert throttle.buckets[Kind.ACCOUNT].take("alice@example.com") is None  # 2 - 1 taken = 1 left
+    assert throttle.buckets[Kind.ACCOUNT].take("alice@example.com") == 10

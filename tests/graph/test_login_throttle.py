@@ -18,8 +18,8 @@ import pytest
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from db.login_attempts import login_throttle
 from db.settings import Settings
-from db.throttle import LoginThrottle
 from tests.support.engines import settings_for
 from tests.support.factories import gql, without_extensions
 from tests.support.gql import register
@@ -75,9 +75,10 @@ class Clock:
 
 @pytest.fixture
 def clock(app: FastAPI, settings: Settings) -> Clock:
-    """The app's throttle, on a clock of the test's own."""
+    """The app's throttle (in memory on SQLite, in its table on PostgreSQL), on a clock of the
+    test's own."""
     clock = Clock()
-    throttle = LoginThrottle(settings, clock=clock)
+    throttle = login_throttle(settings, app.state.services.database, clock=clock)
     app.state.services = dataclasses.replace(app.state.services, login_throttle=throttle)
     return clock
 

@@ -83,6 +83,30 @@ def server_process(
 ) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
     """`serving_process` that also yields the process, for tests that signal it themselves."""
     port = free_port()
+    command = [sys.executable, "-m", "uvicorn", "graph.app:create_app", "--factory"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--log-level", "warning", "--http", PROTOCOL, "--ws", "websockets-sansio"]
+    command += ["--ws-max-size", env.get("MAX_REQUEST_BYTES", str(DEFAULT_MAX_REQUEST_BYTES))]
+    with _started(command, port, database_url, env) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def conduit_serve(
+    database_url: str, *arguments: str, **env: str
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`conduit serve` itself (its options, its uvicorn settings) on a free port."""
+    port = free_port()
+    command = [sys.executable, "-m", "graph.cli", "serve", "--port", str(port), *arguments]
+    with _started(command, port, database_url, {"LOG_LEVEL": "WARNING", **env}) as started:
+        yield started
+
+
+@contextlib.contextmanager
+def _started(
+    command: list[str], port: int, database_url: str, env: dict[str, str]
+) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """Run `command` until it answers /health/ready on `port`; SIGTERM it (and its workers) at the end."""
     environment = {
         **os.environ,
         "DATABASE_URL": database_url,
@@ -91,10 +115,6 @@ def server_process(
         "ARGON2_MEMORY_COST_KIB": "64",
         **env,
     }
-    command = [sys.executable, "-m", "uvicorn", "graph.app:create_app", "--factory"]
-    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
-    command += ["--log-level", "warning", "--http", PROTOCOL, "--ws", "websockets-sansio"]
-    command += ["--ws-max-size", env.get("MAX_REQUEST_BYTES", str(DEFAULT_MAX_REQUEST_BYTES))]
     process = subprocess.Popen(command, cwd=ROOT, env=environment, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
     try:
