@@ -23,6 +23,7 @@ from db.events import comment_events_for
 from db.passwords import Passwords
 from db.settings import Settings
 from db.sql.engine import Database
+from db.sql.replicas import HEADER as WRITE_POSITION
 from db.throttle import LoginThrottle
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
@@ -101,6 +102,7 @@ class GraphQLApp(GraphQLOverHTTP[Context, None]):
         over_http = isinstance(request, Request)
         context = request_context(services, request.headers.get("authorization"), over_http=over_http)
         context.client_address = request.client.host if request.client else None
+        context.read_after(request.headers.get(WRITE_POSITION))
         if isinstance(response, Response):
             context.response_headers = response.headers
         if over_http:

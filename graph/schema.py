@@ -25,7 +25,7 @@ from graph.execution.extensions import (
 from graph.execution.fallbacks import Fallbacks
 from graph.execution.levelwise import Levelwise, LevelwiseExecution
 from graph.execution.limits import limit_extensions
-from graph.mutations import MutationTransaction
+from graph.mutations import MutationTransaction, retrying
 from graph.nodes import NodeQueries
 from graph.tags import TagQueries
 from graph.telemetry.requests import RecordOperation
@@ -48,8 +48,10 @@ class ConduitSchema(strawberry.Schema):
         """Logging happens in `CodedErrors`, which knows which errors are unexpected."""
 
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Also masks what escaped the extensions (e.g. an exception inside a validation rule)."""
-        result = await super().execute(*args, **kwargs)
+        """Runs a mutation again that conflicted (`retrying`); also masks what escaped the
+        extensions (e.g. an exception inside a validation rule)."""
+        context = kwargs.get("context_value", args[2] if len(args) > 2 else None)
+        result = await retrying(lambda: super(ConduitSchema, self).execute(*args, **kwargs), context)
         if result.errors:
             result.errors = mask_unexpected(result.errors)
         return result
