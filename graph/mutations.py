@@ -76,7 +76,7 @@ class MutationTransaction(SchemaExtension):
         if not isinstance(context, Context) or execution.result is not None or not _mutates(execution):
             yield
             return
-        context.on_primary = True  # even the reads before its transaction begins
+        context.on_primary, context.conflicted = True, False  # primary: even reads before it writes
         try:
             await _prepare(execution, context)
         except Exception as error:
@@ -84,6 +84,7 @@ class MutationTransaction(SchemaExtension):
             await context.end_writes(commit=False)
             execution.result = ExecutionResult(data=None, errors=[masked(error)])
         yield
+        context.on_primary = False  # a WebSocket's later queries: its write position says where
         result = execution.result
         if context.transaction is None or not isinstance(result, ExecutionResult):
             return

@@ -173,8 +173,14 @@ class ReplicaSet:
     def _on_invalidated(
         self, dbapi_connection: DBAPIConnection | None, _: ConnectionPoolEntry, error: object
     ) -> None:
+        """A connection lost on a replica marks it failed. Not one dropped at checkout
+        (`DisconnectionError`): its replacement's connect says whether the replica is there."""
         server = getattr(getattr(dbapi_connection, "driver_connection", None), "server", None)
-        if server is not None and isinstance(error, BaseException):
+        if (
+            server is not None
+            and isinstance(error, BaseException)
+            and not isinstance(error, exc.DisconnectionError)
+        ):
             self._failed(server, error)
 
     # Reading one's own writes.
@@ -279,7 +285,7 @@ class RoutedReads:
             return self._chosen
         position = self._must_see()
         reads = self._on_replica
-        if position is not None and not self._replicas.caught_up(position):
+        if position == UNKNOWN_POSITION or (position is not None and not self._replicas.caught_up(position)):
             reads = self._on_primary
         if self._hold:
             self._chosen = reads

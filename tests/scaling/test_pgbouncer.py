@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
-import subprocess
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -29,7 +27,7 @@ from tests.support.databases import ONLY_POSTGRESQL
 from tests.support.engines import settings_for
 from tests.support.factories import create_article
 from tests.support.gql import gql, register
-from tests.support.servers import CLIENT, npm_ci, serving_process
+from tests.support.servers import CLIENT, npm_ci, serving_process, subscribe_and_comment
 
 pytestmark = [pytest.mark.pgbouncer, ONLY_POSTGRESQL]
 BASE = "http://conduit.test"
@@ -187,16 +185,6 @@ def test_a_subscriber_hears_comments_added_on_another_process_through_pgbouncer(
     with contextlib.ExitStack() as servers:
         subscriber = servers.enter_context(serving_process(bouncer_url, workers=2, **environment))
         writer = servers.enter_context(serving_process(bouncer_url, **environment))
-        ws_url = subscriber.replace("http://", "ws://") + "/graphql"
-        finished = subprocess.run(
-            ["node", "subscribe.mjs", ws_url, f"{writer}/graphql", "10"],
-            cwd=CLIENT,
-            capture_output=True,
-            text=True,
-            timeout=240,
-            check=False,
-        )
-    assert finished.returncode == 0, finished.stderr
-    result = json.loads(finished.stdout.strip().splitlines()[-1])
+        result = subscribe_and_comment(subscriber, writer, 10)
     assert [comment["id"] for comment in result["received"]] == result["sent"]
     assert len(result["sent"]) == 10

@@ -177,3 +177,18 @@ async def test_reads_go_on_when_the_standby_stops_and_come_back_when_it_returns(
             assert time.monotonic() < deadline, "the standby never served reads again"
             await asyncio.sleep(0.2)
         assert await titles(client) == ["Second", "First"]
+
+
+async def test_a_mutation_with_an_idempotency_key_carries_its_write_position(replica_app: FastAPI) -> None:
+    """Committed after its response was built and stored (graph/mutations.py `settle`)."""
+    async with client_of(replica_app) as client:
+        alice = await register(client, "alice")
+        response = await client.post(
+            "/graphql",
+            json={"query": 'mutation { followUser(username: "alice") { errors { code } } }'},
+            headers={"Authorization": f"Bearer {alice}", "Idempotency-Key": "key-1"},
+        )
+        assert response.status_code == 200, response.text
+        position = response.headers[HEADER]
+        assert parse_position(position) > 0
+        assert await titles(client, None, position) == []

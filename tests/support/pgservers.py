@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -22,7 +21,7 @@ from pathlib import Path
 import asyncpg
 from sqlalchemy.engine import make_url
 
-from tests.support.servers import free_port
+from tests.support.servers import free_port, stop_group
 
 POSTGRES_BIN = Path(os.environ.get("POSTGRES_BIN", "/usr/lib/postgresql/15/bin"))
 START_SECONDS = 60
@@ -99,13 +98,7 @@ def pgbouncer(server_url: str, *, pool_size: int = 4) -> Iterator[int]:
             wait_for_port(port, process, directory / "pgbouncer.log")
             yield port
         finally:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(process.pid, signal.SIGKILL)
-                process.wait()
+            stop_group(process)
 
 
 def url_on_port(url: str, port: int) -> str:
