@@ -102,23 +102,31 @@ class MutationTransaction(SchemaExtension):
 
 
 async def retrying(execute: Callable[[], Awaitable[R]], context: object) -> R:
-    """`execute()` (one operation), again while its transaction was rolled back for a
-    serialization failure or a deadlock (SQLSTATE 40001, 40P01: PostgreSQL under
-    contention, CockroachDB and YugabyteDB routinely), at most DB_SERIALIZATION_RETRIES
-    times, after a short jittered pause. Nothing was sent yet: the result is the response to
-    come, and the rolled-back attempt changed nothing. SQLite raises neither: never again."""
-    attempt = 0
+    """`execute()` (one operation), again while `run_again` says so."""
+    attempt = 1
     while True:
         result = await execute()
-        if not isinstance(context, Context) or not context.conflicted:
-            return result
-        if attempt >= context.services.settings.db_serialization_retries:
-            log.warning("a mutation still conflicted after %d retries", attempt)
+        if not await run_again(context, attempt):
             return result
         attempt += 1
-        context.conflicted = False
-        context.viewer_row, context.answer, context.issued_credentials = None, None, False
-        await asyncio.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
+
+
+async def run_again(context: object, attempt: int) -> bool:
+    """Whether the operation just run may run again (its `attempt`-th retry): its transaction
+    was rolled back for a serialization failure or a deadlock (SQLSTATE 40001, 40P01:
+    PostgreSQL under contention, CockroachDB and YugabyteDB routinely), at most
+    DB_SERIALIZATION_RETRIES times. If so, after a short jittered pause, with the context
+    ready for it. The caller has sent nothing yet: the result is the response to come, and
+    the rolled-back attempt changed nothing. SQLite raises neither: never again."""
+    if not isinstance(context, Context) or not context.conflicted:
+        return False
+    if attempt > context.services.settings.db_serialization_retries:
+        log.warning("a mutation still conflicted after %d retries", attempt - 1)
+        return False
+    context.conflicted = False
+    context.viewer_row, context.answer, context.issued_credentials = None, None, False
+    await asyncio.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
+    return True
 
 
 def _mutates(execution: ExecutionContext) -> bool:

@@ -7,7 +7,9 @@ SQLite, which raises neither, a failed write is never run again.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,10 +17,12 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import event, text
+from websockets.asyncio.client import connect
 
 from tests.support.databases import ONLY_POSTGRESQL
 from tests.support.factories import CREATE_ARTICLE, article_input, count_rows, database, gql
 from tests.support.gql import register
+from tests.support.servers import serving_in_loop
 
 
 @contextlib.asynccontextmanager
@@ -79,6 +83,33 @@ async def test_a_conflicted_mutation_runs_again_and_succeeds(
     assert "errors" not in result, result
     assert result["data"]["createArticle"]["article"]["title"] == "Retried"
     assert len(inserts) == 3  # two rolled back, the third committed
+    assert await count_rows(app, "articles") == 1
+
+
+@ONLY_POSTGRESQL
+async def test_a_conflicted_mutation_over_a_websocket_runs_again(
+    app: FastAPI, client: httpx.AsyncClient
+) -> None:
+    """graphql-transport-ws: one `next` for the mutation, its successful result."""
+    token = await register(client, "alice")
+    subscribe = {"query": CREATE_ARTICLE, "variables": {"input": article_input(title="Over a socket")}}
+    async with serving_in_loop(app) as address, failing_inserts(app, 1, "40001"):
+        with counting_inserts(app) as inserts:
+            async with connect(f"ws://{address}/graphql", subprotocols=["graphql-transport-ws"]) as socket:  # type: ignore[list-item]
+                await socket.send(
+                    json.dumps({"type": "connection_init", "payload": {"Authorization": f"Bearer {token}"}})
+                )
+                assert json.loads(await socket.recv()) == {"type": "connection_ack"}
+                await socket.send(json.dumps({"id": "1", "type": "subscribe", "payload": subscribe}))
+                answer = json.loads(await asyncio.wait_for(socket.recv(), 30))
+                assert json.loads(await asyncio.wait_for(socket.recv(), 30)) == {
+                    "id": "1",
+                    "type": "complete",
+                }
+    assert answer["type"] == "next", answer
+    assert "errors" not in answer["payload"], answer
+    assert answer["payload"]["data"]["createArticle"]["article"]["title"] == "Over a socket"
+    assert len(inserts) == 2
     assert await count_rows(app, "articles") == 1
 
 
