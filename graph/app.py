@@ -156,6 +156,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(settings)
         count_statements(database.engine)
+        if database.replicas is not None:  # the access log counts the reads on replicas too
+            count_statements(database.replicas.engine)
         if metrics is not None:
             metrics.pool.engine = database.engine
         app.state.services = Services(
