@@ -6,7 +6,8 @@ transaction rolls back is never announced:
 - On PostgreSQL, `publish` runs `pg_notify` in that transaction; PostgreSQL delivers the
   notification at commit, to every server process, in commit order. Each process LISTENs
   on one dedicated asyncpg connection (opened in the app's lifespan, reconnected when
-  lost) and fans the events out to its subscribers.
+  lost; on DATABASE_LISTEN_URL, a direct one, when DATABASE_URL is a pooler) and fans the
+  events out to its subscribers.
 - On SQLite (one process), `publish` hands the event to an in-process broker after the
   session commits.
 
@@ -209,9 +210,12 @@ class PostgresCommentEvents(CommentEvents):
 
 
 def comment_events_for(settings: Settings) -> CommentEvents:
+    """LISTEN on DATABASE_LISTEN_URL when set: through a transaction pooler a LISTEN holds only
+    until its transaction ends, when the server connection goes to another client, so the
+    notifications never reach this process (README "LISTEN/NOTIFY")."""
     if settings.is_sqlite:
         return InProcessCommentEvents()
-    return PostgresCommentEvents(settings.database_url)
+    return PostgresCommentEvents(settings.database_listen_url or settings.database_url)
 
 
 async def comment_ids_since(session: AsyncSession, article_id: int, after_id: int) -> Sequence[int]:

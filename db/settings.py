@@ -120,6 +120,22 @@ class Settings(BaseSettings):
     # the client accepts it (graph/transport/compression.py); 0 compresses nothing.
     compression_minimum_size: int = Field(default=1024, ge=0)
 
+    # Scaling out (README "Scaling out"). `transaction`: DATABASE_URL is a transaction pooler
+    # (PgBouncer's pool_mode = transaction): no named prepared statements and no startup
+    # parameters; the LISTEN connection of subscriptions needs DATABASE_LISTEN_URL, direct.
+    database_pooler: Literal["none", "transaction"] = "none"
+    database_listen_url: str | None = None
+    # Streaming replicas that queries read from, comma-separated; a failed one is skipped for
+    # the cooldown. A viewer's writes are read from the primary until the replicas replayed
+    # them, known from the Conduit-Write-Position header the client sends back, or for the
+    # grace period after a write from this process (kept in its memory).
+    database_replica_urls: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    database_replica_cooldown_seconds: float = Field(default=5.0, gt=0)
+    database_replica_grace_seconds: float = Field(default=10.0, ge=0)
+    # A mutation operation that fails on a serialization failure or a deadlock (SQLSTATE
+    # 40001, 40P01) runs again, this many times at most, before anything is sent.
+    db_serialization_retries: int = Field(default=3, ge=0)
+
     # Argon2 cost; lowered only by the test suite, where hashing dominates the run time.
     argon2_time_cost: int = Field(default=2, ge=1)
     argon2_memory_cost_kib: int = Field(default=19 * 1024, ge=64)
@@ -143,6 +159,13 @@ class Settings(BaseSettings):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
 
+    @field_validator("database_replica_urls", mode="before")
+    @classmethod
+    def _replica_urls(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [url.strip() for url in value.split(",") if url.strip()]
+        return value
+
     # Pages on other origins whose scripts may call /graphql ("*", the default, for any);
     # comma-separated in the environment, empty for none. Safe open: tokens travel in the
     # Authorization header, never in cookies (README "Security").
@@ -163,6 +186,20 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"SECRET_KEY must be {problem} when ENVIRONMENT=production; make one with "
                 "`python3 -c 'import secrets; print(secrets.token_hex(32))'`"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _scaling_needs_postgresql(self) -> Settings:
+        """A pooler or replicas are PostgreSQL's; through a transaction pooler LISTEN never
+        hears a NOTIFY (the next transaction runs on another server connection), so
+        subscriptions would wait forever: refuse to start instead."""
+        if self.is_sqlite and (self.database_pooler != "none" or self.database_replica_urls):
+            raise ValueError("DATABASE_POOLER and DATABASE_REPLICA_URLS need a PostgreSQL DATABASE_URL")
+        if self.database_pooler == "transaction" and not self.database_listen_url:
+            raise ValueError(
+                "DATABASE_POOLER=transaction needs DATABASE_LISTEN_URL: a direct URL to PostgreSQL "
+                "(not through the pooler) for the LISTEN connection of subscriptions"
             )
         return self
 

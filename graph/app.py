@@ -26,6 +26,7 @@ from db.login_attempts import login_throttle
 from db.passwords import Passwords
 from db.settings import Settings
 from db.sql.engine import Database
+from db.sql.replicas import HEADER as WRITE_POSITION
 from graph.auth import InvalidToken, request_context, viewer_id_from_header
 from graph.context import Context, Services
 from graph.errors import RequestCode, refusal_code
@@ -136,6 +137,7 @@ def connection_context(services: Services, connection: HTTPConnection, *, over_h
     `over_http`, it lives as long as the connection (a socket, an event stream)."""
     context = request_context(services, connection.headers.get("authorization"), over_http=over_http)
     context.client_address = connection.client.host if connection.client else None
+    context.read_after(connection.headers.get(WRITE_POSITION))
     return context
 
 
@@ -176,6 +178,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(settings)
         count_statements(database.engine)
+        if database.replicas is not None:  # the access log counts the reads on replicas too
+            count_statements(database.replicas.engine)
         if metrics is not None:
             metrics.pool.engine = database.engine
         app.state.services = Services(

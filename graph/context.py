@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -18,6 +19,8 @@ from db.settings import Settings
 from db.sql.engine import Database, Transaction
 from db.sql.fetch import Reader
 from db.sql.reads import ReadRunner, Reads
+from db.sql.replicas import HEADER as WRITE_POSITION
+from db.sql.replicas import UNKNOWN_POSITION, RoutedReads, format_position, parse_position
 from db.sql.statements import Record
 from db.throttle import LoginThrottle
 from graph.errors import NotSignedIn
@@ -25,6 +28,7 @@ from graph.loaders import Loaders
 from graph.persisted import PersistedDocuments
 
 T = TypeVar("T")
+log = logging.getLogger("conduit.replicas")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +79,14 @@ class Context:
     did: it is never tried twice for one request (graph/execution/levelwise.py)."""
     idempotency_key: str | None = None
     """The request's Idempotency-Key header, over HTTP (graph/idempotency.py)."""
+    write_position: int | None = None
+    """A WAL position this context's reads must see: the `Conduit-Write-Position` its client
+    sent back, or its own last write's (db/sql/replicas.py)."""
+    on_primary: bool = False
+    """Read on the primary even with replicas: a mutation operation's reads."""
+    conflicted: bool = field(default=False, init=False)
+    """The operation's transaction was rolled back for a serialization failure or a deadlock:
+    it may run again (graph/mutations.py)."""
     transaction: Transaction | None = field(default=None, init=False)
     """A mutation operation's transaction, once it needs one (graph/mutations.py)."""
     viewer_row: Record | None = field(default=None, init=False)
@@ -90,10 +102,10 @@ class Context:
     reads: ReadRunner = field(init=False)
     """Where reads go: the request's connection, or its mutation's transaction once open."""
     loaders: Loaders = field(init=False)
-    _connection_reads: Reads = field(init=False)
+    _connection_reads: Reads | RoutedReads = field(init=False)
 
     def __post_init__(self) -> None:
-        self._connection_reads = self.services.database.reads(hold=self.over_http)
+        self._connection_reads = self.services.database.reads(hold=self.over_http, must_see=self._must_see)
         self.reads = self._connection_reads
         self.forget_loaded()
 
@@ -128,6 +140,38 @@ class Context:
         self.reads = self._connection_reads
         self.forget_loaded()
         await (transaction.commit() if commit else transaction.rollback())
+        if commit:
+            await self._note_write()
+
+    def read_after(self, header: str | None) -> None:
+        """The client's `Conduit-Write-Position` header: its reads must see that write. One
+        that is not a WAL position is ignored (reads then go where they would without it)."""
+        if header is not None:
+            with suppress(ValueError):
+                self.write_position = parse_position(header.strip())
+
+    def _must_see(self) -> int | None:
+        replicas = self.database.replicas
+        if self.on_primary:
+            return UNKNOWN_POSITION
+        return None if replicas is None else replicas.must_see(self.viewer_id, self.write_position)
+
+    async def _note_write(self) -> None:
+        """After a commit, with replicas: where the write is, for this context's later reads,
+        the viewer's in this process (the grace period) and the client (the header)."""
+        replicas = self.database.replicas
+        if replicas is None:
+            return
+        try:
+            position = await self.database.write_position()
+        except Exception as error:  # the write is committed: never an error of the request
+            log.warning("write position unknown (%s): the viewer reads the primary", type(error).__name__)
+            replicas.remember(self.viewer_id, UNKNOWN_POSITION)
+            return
+        self.write_position = max(position, self.write_position or 0)
+        replicas.remember(self.viewer_id, position)
+        if self.response_headers is not None:
+            self.response_headers[WRITE_POSITION] = format_position(self.write_position)
 
     @asynccontextmanager
     async def unit_of_work(self, *, require_viewer: bool = True) -> AsyncIterator[Work]:

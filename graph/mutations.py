@@ -31,9 +31,12 @@ On SQLite the transaction holds the process's write turn for the operation's len
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 from graphql import ExecutionResult, GraphQLError
 from starlette.responses import Response
@@ -42,6 +45,8 @@ from strawberry.types import ExecutionContext
 from strawberry.types.graphql import OperationType
 
 import db.users
+from db.sql.availability import serialization_failure
+from db.sql.replicas import HEADER as WRITE_POSITION
 from graph import idempotency
 from graph.context import Context
 from graph.errors import RequestCode, masked
@@ -49,7 +54,10 @@ from graph.transport.encoding import encode_json
 from graph.transport.view import GRAPHQL_RESPONSE_JSON, JSON, request_error_status
 
 log = logging.getLogger("conduit.errors")
+R = TypeVar("R")
 
+#: The pause before the first retry of a conflicted mutation is at most twice this, then doubles.
+RETRY_PAUSE_SECONDS = 0.005
 VIEWER_GONE = "the token's user no longer exists"
 NOT_SAVED = "The write was not saved: the database refused to commit it. Nothing changed; try again."
 OUTCOME_UNKNOWN = (
@@ -68,24 +76,57 @@ class MutationTransaction(SchemaExtension):
         if not isinstance(context, Context) or execution.result is not None or not _mutates(execution):
             yield
             return
+        context.on_primary, context.conflicted = True, False  # primary: even reads before it writes
         try:
             await _prepare(execution, context)
         except Exception as error:
+            context.conflicted = serialization_failure(error)
             await context.end_writes(commit=False)
             execution.result = ExecutionResult(data=None, errors=[masked(error)])
         yield
+        context.on_primary = False  # a WebSocket's later queries: its write position says where
         result = execution.result
         if context.transaction is None or not isinstance(result, ExecutionResult):
             return
         if result.errors:
+            context.conflicted = any(serialization_failure(e.original_error) for e in result.errors)
             await context.end_writes(commit=False)
             result.data = None
         elif context.claimed_key is None or not context.over_http:
             try:
                 await context.end_writes(commit=True)
             except Exception as error:
+                context.conflicted = serialization_failure(error)
                 result.data, result.errors = None, [commit_failure(error)]
         # else: `settle` stores the response with the key, then commits.
+
+
+async def retrying(execute: Callable[[], Awaitable[R]], context: object) -> R:
+    """`execute()` (one operation), again while `run_again` says so."""
+    attempt = 1
+    while True:
+        result = await execute()
+        if not await run_again(context, attempt):
+            return result
+        attempt += 1
+
+
+async def run_again(context: object, attempt: int) -> bool:
+    """Whether the operation just run may run again (its `attempt`-th retry): its transaction
+    was rolled back for a serialization failure or a deadlock (SQLSTATE 40001, 40P01:
+    PostgreSQL under contention, CockroachDB and YugabyteDB routinely), at most
+    DB_SERIALIZATION_RETRIES times. If so, after a short jittered pause, with the context
+    ready for it. The caller has sent nothing yet: the result is the response to come, and
+    the rolled-back attempt changed nothing. SQLite raises neither: never again."""
+    if not isinstance(context, Context) or not context.conflicted:
+        return False
+    if attempt > context.services.settings.db_serialization_retries:
+        log.warning("a mutation still conflicted after %d retries", attempt - 1)
+        return False
+    context.conflicted = False
+    context.viewer_row, context.answer, context.issued_credentials = None, None, False
+    await asyncio.sleep(random.uniform(0, RETRY_PAUSE_SECONDS * 2**attempt))
+    return True
 
 
 def _mutates(execution: ExecutionContext) -> bool:
@@ -131,6 +172,9 @@ async def settle(context: Context, response: Response) -> Response:
         await context.end_writes(commit=True)
     except Exception as error:
         return request_failure(commit_failure(error), response.media_type)
+    position = None if context.response_headers is None else context.response_headers.get(WRITE_POSITION)
+    if position is not None:  # learnt after the response was built
+        response.headers[WRITE_POSITION] = position
     return response
 
 

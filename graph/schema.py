@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import aclosing
 from typing import Any
 
 import strawberry
@@ -26,7 +27,7 @@ from graph.execution.extensions import (
 from graph.execution.fallbacks import Fallbacks
 from graph.execution.levelwise import Levelwise, LevelwiseExecution
 from graph.execution.limits import limit_extensions
-from graph.mutations import MutationTransaction
+from graph.mutations import MutationTransaction, retrying, run_again
 from graph.nodes import NodeQueries
 from graph.tags import TagQueries
 from graph.telemetry.requests import RecordOperation
@@ -66,12 +67,39 @@ class ConduitSchema(strawberry.Schema):
     ) -> None:
         """Logging happens in `CodedErrors`, which knows which errors are unexpected."""
 
+    async def stream(self, *args: Any, **kwargs: Any) -> Any:
+        """Over a WebSocket: a mutation that conflicted runs again before its one result is
+        sent (`run_again`); what a subscription streams passes through as it comes."""
+        return self._retried_stream(_context_of(args, kwargs), args, kwargs)
+
+    async def _retried_stream(self, context: object, args: Any, kwargs: Any) -> AsyncIterator[Any]:
+        attempt = 1
+        while True:
+            source = await super().stream(*args, **kwargs)
+            async with aclosing(source):
+                first = True
+                async for result in source:
+                    if first and await run_again(context, attempt):
+                        break
+                    first = False
+                    yield result
+                else:
+                    return
+            attempt += 1
+
     async def execute(self, *args: Any, **kwargs: Any) -> ExecutionResult:
-        """Also masks what escaped the extensions (e.g. an exception inside a validation rule)."""
-        result = await super().execute(*args, **kwargs)
+        """Runs a mutation again that conflicted (`retrying`); also masks what escaped the
+        extensions (e.g. an exception inside a validation rule)."""
+        context = _context_of(args, kwargs)
+        result = await retrying(lambda: super(ConduitSchema, self).execute(*args, **kwargs), context)
         if result.errors:
             result.errors = mask_unexpected(result.errors)
         return result
+
+
+def _context_of(args: Any, kwargs: Any) -> object:
+    """The `context_value` of a call to `execute` or `stream`, given by name or position."""
+    return kwargs.get("context_value", args[2] if len(args) > 2 else None)
 
 
 def create_schema(settings: Settings) -> ConduitSchema:

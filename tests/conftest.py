@@ -34,6 +34,7 @@ from tests.support.engines import (
     engine_url,
     settings_for,
 )
+from tests.support.pgservers import Replication, initdb_problem, pgbouncer, replication, url_on_port
 
 ENGINES = ["sqlite", "postgresql"]
 
@@ -80,6 +81,29 @@ def migrated_url(request: pytest.FixtureRequest, sqlite_url: str) -> str:
     asyncio.run(drop_everything(url)) if request.param == "postgresql" else None
     upgrade(url)
     return url
+
+
+@pytest.fixture(scope="session")
+def bouncer_url(sqlite_url: str) -> Iterator[str]:
+    """The PostgreSQL test database through a PgBouncer in transaction mode (tests marked
+    `pgbouncer`; the `migrated_url` fixture migrates it first, when a test takes both)."""
+    direct = engine_url("postgresql", sqlite_url)
+    with pgbouncer(direct) as port:
+        yield url_on_port(direct, port)
+
+
+@pytest.fixture(scope="session")
+def replicated() -> Iterator[Replication]:
+    """A primary and a streaming standby of their own, migrated (`conduit` database)."""
+    problem = initdb_problem()
+    if problem is not None:
+        if os.environ.get("REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"REQUIRE_POSTGRES=1 but no replica can be made: {problem}")
+        pytest.skip(f"no streaming replica: {problem}")
+    with replication() as servers:
+        asyncio.run(servers.create_database())
+        upgrade(servers.primary_url)
+        yield servers
 
 
 @pytest.fixture

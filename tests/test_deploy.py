@@ -91,7 +91,7 @@ def test_the_scale_profile_has_a_primary_replica_pgbouncer_two_apps_and_a_proxy(
     assert services["pgbouncer"]["environment"]["POOL_MODE"] == "transaction"
     for app in ("app-1", "app-2"):
         env = services[app]["environment"]
-        assert "@pgbouncer:" in env["DATABASE_URL"] and env["DATABASE_POOLER"] == "pgbouncer"
+        assert "@pgbouncer:" in env["DATABASE_URL"] and env["DATABASE_POOLER"] == "transaction"
         assert "@postgres:" in env["DATABASE_LISTEN_URL"] and "@replica:" in env["DATABASE_REPLICA_URLS"]
         assert re.fullmatch(r"\$\{SECRET_KEY:\?[^}]+\}", env["SECRET_KEY"])
         assert "ports" not in services[app]  # only through the proxy
@@ -104,9 +104,8 @@ def test_the_scale_profile_has_a_primary_replica_pgbouncer_two_apps_and_a_proxy(
 def test_settings_the_compose_apps_set_are_settings_or_uvicorn_s() -> None:
     env = _services()["app-1"]["environment"]
     known = {name.upper() for name in Settings.model_fields} | {"FORWARDED_ALLOW_IPS"}
-    # DATABASE_POOLER, DATABASE_LISTEN_URL, DATABASE_REPLICA_URLS come with the pooler work.
-    pending = {"DATABASE_POOLER", "DATABASE_LISTEN_URL", "DATABASE_REPLICA_URLS"}
-    assert set(env) - known <= pending
+    assert set(env) <= known, set(env) - known
+    assert env["DATABASE_POOLER"] == "transaction"
 
 
 def test_the_proxy_passes_websockets_and_buffers_nothing() -> None:

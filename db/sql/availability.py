@@ -12,9 +12,12 @@ from sqlalchemy import exc
 # PostgreSQL SQLSTATE classes and codes that mean the server could not serve the statement:
 # 08 connection exception, 53 insufficient resources (too many connections, disk full),
 # 57 operator intervention (57014 statement timeout, 57P01 shutdown, 57P03 starting up),
-# 55P03 lock not available (lock_timeout).
+# 55P03 lock not available (lock_timeout); 40001 and 40P01 (see `serialization_failure`),
+# once retrying did not help.
 _UNAVAILABLE_CLASSES = ("08", "53", "57")
-_UNAVAILABLE_CODES = ("55P03",)
+_UNAVAILABLE_CODES = ("55P03", "40001", "40P01")
+# Serialization failure and deadlock: the transaction was rolled back and may simply run again.
+_CONFLICT_CODES = ("40001", "40P01")
 # SQLite: another connection holds the lock past the busy timeout, or the file cannot be opened.
 _SQLITE_UNAVAILABLE = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN")
 
@@ -42,3 +45,10 @@ def database_unavailable(error: BaseException) -> bool:
     # The asyncpg adapter wraps a client-side timeout or a lost socket without a SQLSTATE.
     cause = original.__cause__ if original is not None else None
     return isinstance(cause, OSError)
+
+
+def serialization_failure(error: BaseException | None) -> bool:
+    """True when `error` is PostgreSQL's (or CockroachDB's) "could not serialize access" or
+    "deadlock detected": the transaction was rolled back, and running it again may succeed."""
+    original = getattr(error, "orig", error)
+    return getattr(original, "sqlstate", None) in _CONFLICT_CODES

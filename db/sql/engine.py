@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, event, exc
+from sqlalchemy import Connection, event, exc, text
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -22,6 +22,7 @@ from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from db.settings import Settings
 from db.sql.reads import Reads, SessionReads
+from db.sql.replicas import WRITE_POSITION_SQL, ReplicaSet, RoutedReads, parse_position
 
 T = TypeVar("T")
 #: How long disposing of the engine waits for connections still lent out (`Database.dispose`).
@@ -45,13 +46,6 @@ def create_engine(settings: Settings) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
         return engine
-    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout_seconds}
-    if settings.db_statement_timeout_ms:
-        connect_args["server_settings"] = {"statement_timeout": str(settings.db_statement_timeout_ms)}
-        # The same bound on the driver's side, for a server that vanished and enforces nothing
-        # (no answer, no reset); a second later, so that normally the server's own timeout,
-        # which leaves the connection usable, comes first. It also bounds the pre-ping.
-        connect_args["command_timeout"] = settings.db_statement_timeout_ms / 1000 + 1
     engine = create_async_engine(
         settings.database_url,
         # Pooled connections idle in autocommit, so a ping is one round trip (`;`) instead of
@@ -60,13 +54,55 @@ def create_engine(settings: Settings) -> AsyncEngine:
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_pool_timeout_seconds,
-        connect_args=connect_args,
+        connect_args=connect_arguments(settings),
         hide_parameters=True,
     )
+    watch_pool(engine)
+    return engine
+
+
+def connect_arguments(settings: Settings) -> dict[str, Any]:
+    """What every PostgreSQL connection is opened with: asyncpg's arguments, and those of
+    SQLAlchemy's adaptation of it (`prepared_statement_*`).
+
+    Through a transaction pooler (`DATABASE_POOLER=transaction`) a server connection serves
+    one transaction, then another client's: PgBouncer 1.18 refuses startup parameters it does
+    not track (`unsupported startup parameter: statement_timeout`), and a named prepared
+    statement made on one server connection is missing on the next ("prepared statement
+    does not exist") or clashes with another client's ("already exists"). So no
+    `server_settings` (units of work SET LOCAL the timeout, `_set_local_timeout`), and only
+    unnamed statements: asyncpg's cache off, SQLAlchemy's too, its statements named "" —
+    which asyncpg then parses again in the same round trip as their execution, so a
+    statement never outlives the pooler's assignment.
+    """
+    arguments: dict[str, Any] = {"timeout": settings.db_connect_timeout_seconds}
+    pooled = settings.database_pooler == "transaction"
+    if settings.db_statement_timeout_ms:
+        if not pooled:
+            arguments["server_settings"] = {"statement_timeout": str(settings.db_statement_timeout_ms)}
+        # The same bound on the driver's side, for a server that vanished and enforces nothing
+        # (no answer, no reset); a second later, so that normally the server's own timeout,
+        # which leaves the connection usable, comes first. It also bounds the pre-ping, and,
+        # through a pooler, a read: the driver cancels the statement (PgBouncer forwards it).
+        arguments["command_timeout"] = settings.db_statement_timeout_ms / 1000 + 1
+    if pooled:
+        arguments |= {
+            "statement_cache_size": 0,
+            "prepared_statement_cache_size": 0,
+            "prepared_statement_name_func": _unnamed,
+        }
+    return arguments
+
+
+def _unnamed() -> str:
+    return ""
+
+
+def watch_pool(engine: AsyncEngine) -> None:
+    """The pool's listeners: pings of idle connections, and dead ones dropped at once."""
     event.listen(engine.sync_engine, "checkin", _note_idle)
     event.listen(engine.sync_engine, "checkout", _ping_if_idle)
     event.listen(engine.sync_engine, "invalidate", _drop_at_once)
-    return engine
 
 
 #: A pooled connection that has not served for this long is pinged before it is handed out.
@@ -132,6 +168,21 @@ def _begin_sqlite(connection: Connection) -> None:
     connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get(_WRITE, False) else "BEGIN")
 
 
+def _set_local_timeout(milliseconds: int) -> Callable[[Connection], None]:
+    """A listener that bounds each statement of a transaction, as `server_settings` would
+    for the whole connection: through a pooler, the only place a setting holds."""
+    statement = f"SET LOCAL statement_timeout = {int(milliseconds)}"
+
+    def begin(connection: Connection) -> None:
+        connection.exec_driver_sql(statement)
+
+    return begin
+
+
+def _nothing() -> int | None:
+    return None
+
+
 class WriterQueue:
     """SQLite's units of work, one at a time in this process, in the order they arrive.
 
@@ -170,6 +221,8 @@ class Database:
     """The engine in autocommit, which `readers` and a request's `Reads` use."""
     writers: WriterQueue | None = None
     """SQLite only (see `WriterQueue`)."""
+    replicas: ReplicaSet | None = None
+    """DATABASE_REPLICA_URLS: where a request's reads go, unless they must see a write."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Database:
@@ -180,23 +233,42 @@ class Database:
             reads, writes = engine.execution_options(isolation_level="AUTOCOMMIT"), engine
         else:
             reads, writes = engine, engine.execution_options(isolation_level="READ COMMITTED")
+        if settings.database_pooler == "transaction" and settings.db_statement_timeout_ms:
+            # Only these transactions: listeners of an engine made by `execution_options`
+            # are its own, and the reads in autocommit have no transaction to SET LOCAL in.
+            event.listen(writes.sync_engine, "begin", _set_local_timeout(settings.db_statement_timeout_ms))
+        replicas = None
+        if settings.database_replica_urls:
+            replicas = ReplicaSet(settings, connect_arguments(settings), engine)
+            watch_pool(replicas.engine)
         return cls(
             engine,
             async_sessionmaker(writes, expire_on_commit=False, autoflush=False),
             async_sessionmaker(reads, expire_on_commit=False, autoflush=False),
             reads,
             WriterQueue(settings.db_pool_timeout_seconds) if settings.is_sqlite else None,
+            replicas,
         )
 
     @asynccontextmanager
     async def read_session(self) -> AsyncIterator[AsyncSession]:
-        """A short-lived session for one batch of reads; never shared between coroutines."""
+        """A short-lived session for one batch of reads, on the primary (what it reads may
+        have been committed a moment ago: a login's account, a comment just announced);
+        never shared between coroutines."""
         async with self.readers() as session:
             yield session
 
-    def reads(self, *, hold: bool) -> Reads:
-        """The reads of one request or operation (see `Reads`)."""
-        return Reads(self.read_engine, hold=hold)
+    def reads(self, *, hold: bool, must_see: Callable[[], int | None] = _nothing) -> Reads | RoutedReads:
+        """The reads of one request or operation (see `Reads`): on a replica when there are
+        some, unless `must_see()` names a write position they have not replayed yet."""
+        if self.replicas is None:
+            return Reads(self.read_engine, hold=hold)
+        return RoutedReads(self.replicas, self.read_engine, hold=hold, must_see=must_see)
+
+    async def write_position(self) -> int:
+        """Where the primary's WAL ends now: past every transaction committed before."""
+        async with self.engine.connect() as connection:
+            return parse_position(await connection.scalar(text(WRITE_POSITION_SQL)))
 
     @asynccontextmanager
     async def unit_of_work(self) -> AsyncIterator[AsyncSession]:
@@ -219,6 +291,8 @@ class Database:
         while isinstance(pool, QueuePool) and pool.checkedout() and time.monotonic() < deadline:  # noqa: ASYNC110 (a pool's checkins have nothing to await)
             await asyncio.sleep(0.01)
         await self.engine.dispose()
+        if self.replicas is not None:
+            await self.replicas.dispose()
 
 
 class Transaction:

@@ -177,6 +177,8 @@ class QueryLane:
         )
         if context.auth_error is not None:
             return None
+        position = headers.get(b"conduit-write-position")
+        context.read_after(None if position is None else position.decode("latin-1"))
         extensions = _extensions(cost, self.settings.max_query_cost)
         try:
             try:

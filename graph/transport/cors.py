@@ -33,9 +33,12 @@ from graph.transport.encoding import encode_json
 ANY_ORIGIN = "*"
 ALLOWED_METHODS = ("GET", "POST", "OPTIONS")
 #: Every request header the server reads (the safelisted `Accept` included, for clarity).
-ALLOWED_HEADERS = ("Accept", "Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID")
-#: Response headers a script may need: the request's id, and when to try again.
-EXPOSED_HEADERS = ("Retry-After", "X-Request-ID")
+ALLOWED_HEADERS = (
+    "Accept", "Authorization", "Conduit-Write-Position", "Content-Type", "Idempotency-Key", "X-Request-ID",
+)  # fmt: skip
+#: Response headers a script may need: the request's id, when to try again, and where its
+#: write is (to send back, so that its reads see it: README "Read replicas").
+EXPOSED_HEADERS = ("Conduit-Write-Position", "Retry-After", "X-Request-ID")
 #: Seconds a browser may cache a preflight's answer (Chromium caps it at 7200).
 MAX_AGE_SECONDS = 7200
 

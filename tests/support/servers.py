@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -12,6 +13,7 @@ import sys
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import uvicorn
@@ -128,13 +130,35 @@ def _started(
             time.sleep(0.1)
         yield base, process
     finally:
-        with contextlib.suppress(ProcessLookupError):  # the test may have stopped it already
-            os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
+        stop_group(process)
+
+
+def stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the process group a test started (`start_new_session`), SIGKILL after 10 s."""
+    with contextlib.suppress(ProcessLookupError):  # the test may have stopped it already
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def subscribe_and_comment(subscriber_base: str, mutations_base: str, comments: int) -> dict[str, Any]:
+    """tests/client/subscribe.mjs (the npm graphql-ws client): subscribes on one server, adds
+    `comments` comments through the other; what it sent and received."""
+    ws_url = subscriber_base.replace("http://", "ws://") + "/graphql"
+    finished = subprocess.run(
+        ["node", "subscribe.mjs", ws_url, f"{mutations_base}/graphql", str(comments)],
+        cwd=CLIENT,
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert finished.returncode == 0, finished.stderr
+    result: dict[str, Any] = json.loads(finished.stdout.strip().splitlines()[-1])
+    return result
 
 
 def npm_ci(directory: Path = CLIENT) -> None:

@@ -5,12 +5,14 @@ machine lacks is skipped, with the reason in pytest's report header and in the s
 CI (`.ci/run`) sets REQUIRE_CLIENT_TOOLS=1, and there a missing tool fails the run instead of
 hiding tests behind skips.
 
-The mechanism, for any test that runs `node`, `npm` or `chromium`:
+The mechanism, for any test that runs `node`, `npm`, `chromium` or `pgbouncer` (a server, but
+a tool the machine may lack like the others):
 
 - mark it with the tool it needs, one or both of the markers registered in pyproject.toml::
 
       pytestmark = pytest.mark.node                           # runs node or npm
       pytestmark = [pytest.mark.node, pytest.mark.browser]    # drives Chromium through node
+      pytestmark = pytest.mark.pgbouncer                      # starts PgBouncer
 
   (or `@pytest.mark.node` on one test function). Nothing else: tests/conftest.py skips marked
   tests whose tool is missing (`skip_reason`) and refuses to start under REQUIRE_CLIENT_TOOLS=1
@@ -72,8 +74,15 @@ def browser_problem() -> str | None:
     return None
 
 
+def pgbouncer_problem() -> str | None:
+    """PgBouncer runs in front of PostgreSQL in the pooler tests (tests/support/pgservers.py)."""
+    if shutil.which("pgbouncer") is None and not os.access("/usr/sbin/pgbouncer", os.X_OK):
+        return "no pgbouncer on PATH (apt-get install pgbouncer)"
+    return None
+
+
 #: Each marker and the check that says why its tests cannot run.
-MARKERS = {"node": node_problem, "browser": browser_problem}
+MARKERS = {"node": node_problem, "browser": browser_problem, "pgbouncer": pgbouncer_problem}
 
 
 def missing_tools() -> dict[str, str]:
@@ -92,5 +101,6 @@ def report_header() -> str:
     missing = missing_tools()
     node = f"node {node_version()}" if "node" not in missing else f"node: {missing['node']}"
     browser = f"chromium {chromium_path()}" if "browser" not in missing else f"chromium: {missing['browser']}"
+    pgbouncer = "pgbouncer" if "pgbouncer" not in missing else f"pgbouncer: {missing['pgbouncer']}"
     skipped = f"; tests marked {' and '.join(missing)} are skipped" if missing else ""
-    return f"Client tools: {node}, {browser}{skipped}"
+    return f"Client tools: {node}, {browser}, {pgbouncer}{skipped}"

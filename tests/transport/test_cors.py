@@ -29,10 +29,12 @@ PREFLIGHT = {
 }
 POLICY = {
     "access-control-allow-methods": "GET, POST, OPTIONS",
-    "access-control-allow-headers": "Accept, Authorization, Content-Type, Idempotency-Key, X-Request-ID",
+    "access-control-allow-headers": (
+        "Accept, Authorization, Conduit-Write-Position, Content-Type, Idempotency-Key, X-Request-ID"
+    ),
     "access-control-max-age": "7200",
 }
-EXPOSED = {"access-control-expose-headers": "Retry-After, X-Request-ID"}
+EXPOSED = {"access-control-expose-headers": "Conduit-Write-Position, Retry-After, X-Request-ID"}
 CREATE = """
 mutation C($input: CreateArticleInput!) { createArticle(input: $input) { article { title } errors { code } } }
 """
