@@ -204,7 +204,10 @@ class _Run:
     async def objects(
         self, type_: GraphQLObjectType, fields: GroupedFieldSet, parents: list[Any]
     ) -> list[dict[str, Any]]:
-        """The response maps of `parents`, all of type `type_`, for the selected `fields`."""
+        """The response maps of `parents`, all of type `type_`, for the selected `fields`. A level
+        without objects (an empty page's nodes) asks its fields for nothing: no statement."""
+        if not parents:
+            return []
         results = [dict.fromkeys(fields) for _ in parents]
         # One field after the other: a request's reads take turns on its one connection
         # anyway (`db.sql.reads.Reads`), so running siblings as tasks would only cost the tasks.
