@@ -42,6 +42,9 @@ async def tag_lists(articles: Sequence[Article], context: Context) -> list[list[
 
 
 async def favorited_flags(articles: Sequence[Article], context: Context) -> list[bool]:
+    """False without a viewer (the read leaves the flag out then: db/shown.py), with no loader."""
+    if context.viewer_id is None:
+        return [False] * len(articles)
     return await load_all(context.loaders.favorited_by_article_id, [a.row_id for a in articles])
 
 

@@ -28,6 +28,9 @@ ArticleConnectionType = Annotated["ArticleConnection", strawberry.lazy("graph.ar
 
 
 async def following_flags(users: Sequence[User], context: Context) -> list[bool]:
+    """False without a viewer (the read leaves the flag out then: db/shown.py), with no loader."""
+    if context.viewer_id is None:
+        return [False] * len(users)
     return await load_all(context.loaders.following_by_user_id, [u.row_id for u in users])
 
 

@@ -149,7 +149,9 @@ def windowed_per_parent(
         in_page = _ordering((keys.c.page_sort, keys.c.page_id), descending, shape)
         stmt = stmt.add_columns(parent_ids.c.parent_id, keys.c.page_sort, keys.c.page_id)
         if counted:
-            stmt = stmt.add_columns(_list_length(parent, parent_ids.c.parent_id))
+            lengths = _list_lengths(parent)
+            joined = joined.join(lengths, lengths.c.listed_parent == parent_ids.c.parent_id)
+            stmt = stmt.add_columns(lengths.c.total_count)
         return stmt.select_from(joined).order_by(parent_ids.c.parent_id, *in_page)
     stmt = stmt.select_from(source)
     if id_.table is not row_id.table:
@@ -159,18 +161,23 @@ def windowed_per_parent(
     inner = stmt.add_columns(*labels).where(any_of(parent), *bounds).subquery()
     outer = select(inner)
     if counted:
-        outer = outer.add_columns(_list_length(parent, inner.c.parent_id))
+        lengths = _list_lengths(parent)
+        outer = outer.add_columns(lengths.c.total_count).join_from(
+            inner, lengths, lengths.c.listed_parent == inner.c.parent_id
+        )
     return outer.where(inner.c.parent_rank <= bindparam("window_limit")).order_by(
         inner.c.parent_id, inner.c.parent_rank
     )
 
 
-def _list_length(parent: Any, parent_id: Any) -> Any:
-    """`total_count`: how many rows the list of the parent `parent_id` has (`parent` is the
-    column of the list's links naming their parent), read on an alias of their table."""
+def _list_lengths(parent: Any) -> Any:
+    """`total_count` of each parent bound as `ids`: how many rows its list has (`parent` is
+    the column of the list's links naming their parent), counted once per parent on an alias
+    of their table, not once per row of its page."""
     links = parent.table.alias("listed")
-    length = select(func.count()).select_from(links).where(links.c[parent.key] == parent_id)
-    return length.scalar_subquery().label("total_count")
+    listed = links.c[parent.key]
+    lengths = select(listed.label("listed_parent"), func.count().label("total_count"))
+    return lengths.where(any_of(listed)).group_by(listed).subquery("lengths")
 
 
 class ParentPages:
