@@ -42,7 +42,7 @@ def _lookup(by: str, demand: Demand | None, anonymous: bool) -> Query:
     """Articles by slug or by ids, showing what `demand` asks (db/shown.py)."""
     view = shown(ARTICLES, demand, anonymous)
     condition = view.row.c.slug == bindparam("slug") if by == "slug" else any_of(view.row.c.id)
-    return select(*view.columns).select_from(view.source).where(condition)
+    return view.select().where(condition)
 
 
 async def get_by_slug(
@@ -98,7 +98,7 @@ def _listing(
     """Built once per filter, window shape and demand: building a statement costs more than
     running it. With `counted`, every row carries the whole list's length (`total_count`)."""
     view = shown(ARTICLES, demand, anonymous)
-    stmt = _filtered(select(*view.columns).select_from(view.source), parts)
+    stmt = _filtered(view.select(), parts)
     if counted:
         stmt = stmt.add_columns(_counting(parts).scalar_subquery().label("total_count"))
     return windowed(stmt, NEWEST_FIRST, descending=True, shape=shape)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from functools import lru_cache
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from db import articles, rules
@@ -25,7 +25,7 @@ _COUNTS = counts_by(_COMMENTS.c.article_id)
 @lru_cache(maxsize=256)
 def _by_ids(demand: Demand | None, anonymous: bool) -> Query:
     view = shown(COMMENTS, demand, anonymous)
-    return select(*view.columns).select_from(view.source).where(any_of(view.row.c.id))
+    return view.select().where(any_of(view.row.c.id))
 
 
 async def comments_by_id(

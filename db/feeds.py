@@ -22,7 +22,7 @@ def _followed() -> Query:
 @lru_cache(maxsize=256)
 def _feed(shape: Shape, demand: Demand | None, anonymous: bool, counted: bool) -> Query:
     view = shown(ARTICLES, demand, anonymous)
-    stmt = select(*view.columns).select_from(view.source).where(view.row.c.author_id.in_(_followed()))
+    stmt = view.select().where(view.row.c.author_id.in_(_followed()))
     if counted:
         stmt = stmt.add_columns(_FEED_COUNT.scalar_subquery().label("total_count"))
     return windowed(stmt, NEWEST_FIRST, descending=True, shape=shape)

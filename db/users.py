@@ -36,7 +36,7 @@ def _lookup(by: str, demand: Demand | None, anonymous: bool) -> Query:
     columns without one."""
     view = shown(USERS, demand, anonymous)
     condition = view.row.c.username_key == bindparam("key") if by == "key" else any_of(view.row.c.id)
-    return select(*view.columns).select_from(view.source).where(condition)
+    return view.select().where(condition)
 
 
 _KEPT = (

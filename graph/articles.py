@@ -10,21 +10,19 @@ from functools import partial
 from typing import TYPE_CHECKING, Annotated, Any, Self
 
 import strawberry
-from strawberry.dataloader import DataLoader
 
 import db.articles
 import db.favorites
 import db.feeds
 import db.rules
 from db.sql.demand import Demand
-from db.sql.paging import Slice
 from graph import pagination
 from graph.arguments import After, Before, First, Last, Slug
 from graph.batch import at_root, batched, later
 from graph.context import Context, Info
-from graph.loaders import PageKey, load_all
+from graph.loaders import load_all
 from graph.node import Node
-from graph.pagination import Connection, PagesRead, total_counts
+from graph.pagination import Connection, total_counts
 from graph.selection import Selected, demand_of, nodes_of
 from graph.users import User, Viewer, authors
 
@@ -155,7 +153,9 @@ async def article_pages(
     return await pagination.connections(
         [user.row_id for user in users],
         pagination.window(first, after),
-        _pages_read(context, db.articles.pages_by_author_id, selected, loaders.articles_page_by_author_id),
+        pagination.pages_of(
+            context, Article, db.articles.pages_by_author_id, selected, loaders.articles_page_by_author_id
+        ),
         loaders.articles_count_by_author_id,
         partial(ArticleConnection.from_slice, node=Article.from_row),
     )
@@ -173,22 +173,16 @@ async def favorite_pages(
     return await pagination.connections(
         [user.row_id for user in users],
         pagination.window(first, after),
-        _pages_read(
-            context, db.favorites.favorites_pages_by_user_id, selected, loaders.favorites_page_by_user_id
+        pagination.pages_of(
+            context,
+            Article,
+            db.favorites.favorites_pages_by_user_id,
+            selected,
+            loaders.favorites_page_by_user_id,
         ),
         loaders.favorites_count_by_user_id,
         partial(ArticleConnection.from_slice, node=Article.from_row, key=lambda row: (row.page_sort, row.id)),
     )
-
-
-def _pages_read(
-    context: Context, read: PagesRead, selected: Selected | None, loader: DataLoader[PageKey, Slice]
-) -> pagination.Pages:
-    """The pages of articles `read` gives, showing what `selected` selects of them; through
-    `loader` on the per-object path (no selection), where the loader batches the parents."""
-    if selected is None:
-        return loader
-    return pagination.read_pages(context, read, demand_of(Article, nodes_of(selected)), selected)
 
 
 async def feeds(

@@ -23,7 +23,7 @@ from graph.errors import PAYLOAD_ERRORS, BadUserInput, ServiceUnavailable, UserE
 from graph.loaders import load_all
 from graph.node import Node, from_global_id, to_global_id
 from graph.pagination import Connection, total_counts
-from graph.selection import Selected, demand_of, nodes_of
+from graph.selection import Selected
 from graph.users import User, authors
 
 
@@ -90,14 +90,12 @@ async def comment_pages(
 ) -> list[CommentConnection]:
     """Each article's comments, oldest first."""
     loaders = context.loaders
-    pages: pagination.Pages = loaders.comments_page_by_article_id
-    if selected is not None:
-        demand = demand_of(Comment, nodes_of(selected))
-        pages = pagination.read_pages(context, db.comments.pages_by_article_id, demand, selected)
     return await pagination.connections(
         [article.row_id for article in articles],
         pagination.window(first, after),
-        pages,
+        pagination.pages_of(
+            context, Comment, db.comments.pages_by_article_id, selected, loaders.comments_page_by_article_id
+        ),
         loaders.comments_count_by_article_id,
         partial(CommentConnection.from_slice, node=Comment.from_row),
     )

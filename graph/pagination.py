@@ -21,14 +21,13 @@ from typing import Any, Generic, Protocol, Self, TypeVar
 import strawberry
 from strawberry.dataloader import DataLoader
 
-from db.sql.demand import Demand
 from db.sql.paging import Key, Slice, Window
 from graph.batch import batched
 from graph.context import Info
 from graph.errors import BadUserInput
 from graph.loaders import PageKey, load_all
 from graph.node import MAX_PK
-from graph.selection import Selected
+from graph.selection import Selected, demand_of, nodes_of
 
 C = TypeVar("C")
 T = TypeVar("T")
@@ -137,10 +136,16 @@ ReadPages = Callable[[Sequence[int], Window], Awaitable[dict[int, Slice]]]
 Pages = DataLoader[PageKey, Slice] | ReadPages
 
 
-def read_pages(context: Any, read: PagesRead, demand: Demand, selected: Selected) -> ReadPages:
-    """Pages through `read` showing what `demand` asks, and with each list's length when the
-    query selects `totalCount`: the page, its rows' relations and counts, and the length in
-    one statement for all parents."""
+def pages_of(
+    context: Any, node: type, read: PagesRead, selected: Selected | None, loader: DataLoader[PageKey, Slice]
+) -> Pages:
+    """The pages of a list of `node` objects: through `read`, showing what `selected` selects of
+    them (and the list's length when it selects `totalCount`), the page, its rows' relations and
+    counts and the length in one statement for all parents; through `loader` on the per-object
+    path (no selection), where the loader batches the parents."""
+    if selected is None:
+        return loader
+    demand = demand_of(node, nodes_of(selected))
     counted = "totalCount" in selected
     viewer_id = context.viewer_id
 

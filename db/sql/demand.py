@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, FromClause
+from sqlalchemy import ColumnElement, FromClause, Select, select
 
 Computed = Callable[[FromClause], ColumnElement[Any]]
 """A value computed for each row of a table (or its alias): a correlated subquery."""
@@ -54,6 +54,10 @@ class Shown:
     columns: tuple[ColumnElement[Any], ...]
     source: FromClause
     row: FromClause
+
+    def select(self) -> Select[*tuple[Any, ...]]:
+        """SELECT these columns FROM the source: a read's statement, to narrow and order."""
+        return select(*self.columns).select_from(self.source)
 
 
 @lru_cache(maxsize=1024)
