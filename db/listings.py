@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from sqlalchemy import ColumnElement, FromClause, bindparam, func, select
+from sqlalchemy import ColumnElement, FromClause, bindparam, func, literal_column, select
 
 from db.articles import narrowed
 from db.models import Article, ArticleTag, Comment, Favorite, Follow, Tag
@@ -55,9 +55,9 @@ FEED = Listing(ARTICLES, _ARTICLES, NEWEST, True, _followed)
 ALL_ARTICLES = Listing(ARTICLES, _ARTICLES, NEWEST, True, _narrowed)
 
 
-def tag_usage(prefix: str) -> Query:
-    """The most used tags as db.tags.list_tags orders them, at most `prefix + "limit"`: their
-    `id`, `name` and `article_count`."""
+def tag_usage(limit: int) -> Query:
+    """The most used tags as db.tags.list_tags orders them, at most `limit` (written into the
+    statement, as db/sql/trees.py's `Page` says why): their `id`, `name` and `article_count`."""
     links, tags = ArticleTag.__table__.alias(), Tag.__table__.alias()
     usage = func.count(links.c.article_id)
     return (
@@ -65,5 +65,5 @@ def tag_usage(prefix: str) -> Query:
         .join_from(tags, links, links.c.tag_id == tags.c.id)
         .group_by(tags.c.id, tags.c.name)
         .order_by(usage.desc(), tags.c.id)
-        .limit(bindparam(f"{prefix}limit"))
+        .limit(literal_column(str(int(limit))))
     )

@@ -40,7 +40,6 @@ from sqlalchemy import (
     type_coerce,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, aggregate_order_by
-from sqlalchemy.sql.elements import BindParameter
 from sqlalchemy.types import DateTime
 
 from db.sql.demand import Entity
@@ -67,9 +66,9 @@ from db.sql.trees import (
 )
 
 
-def statement(tree: Tree, tag_usage: Callable[[str], Query]) -> Query:
+def statement(tree: Tree, tag_usage: Callable[[int], Query]) -> Query:
     """The statement of `tree`: one row, its `data` the JSON text (and `viewer_exists`).
-    `tag_usage(prefix)` is the most used tags, at most `prefix + "limit"` of them."""
+    `tag_usage(limit)` is the most used tags, at most `limit` of them."""
     build = _Builder(tree.anonymous, tag_usage)
     data = func.json_build_object(*_pairs(tree.fields, build.root))
     columns: list[ColumnElement[Any]] = [cast(data, Text).label("data")]  # text: no decoding
@@ -113,7 +112,7 @@ def cursor_of(sort: ColumnElement[Any], row_id: ColumnElement[Any]) -> ColumnEle
 class _Builder:
     """Turns a tree's parts into SQL expressions, each over the row it belongs to."""
 
-    def __init__(self, anonymous: bool, tag_usage: Callable[[str], Query]) -> None:
+    def __init__(self, anonymous: bool, tag_usage: Callable[[int], Query]) -> None:
         self.anonymous = anonymous
         self.tag_usage = tag_usage
 
@@ -185,7 +184,7 @@ class _Builder:
         return self.object(item, row)
 
     def tags(self, tags: TopTags) -> ColumnElement[Any]:
-        used = self.tag_usage(tags.prefix).subquery()
+        used = self.tag_usage(tags.limit).subquery()
         values = {"name": used.c.name, "articleCount": used.c.article_count}
         tag = func.json_build_object(
             *_pairs(tags.fields, lambda item: _text(item.value) if isinstance(item, Const) else values[item])
@@ -205,7 +204,7 @@ class _Window:
         links = listing.links.alias()
         sort = (links.c[listing.sort[0]], links.c[listing.sort[1]])
         order = ordering(sort, listing.descending, shape)
-        self.limit: BindParameter[int] = bindparam(f"{prefix}window_limit")
+        self.limit = page.limit
         ranked = (
             select(
                 sort[0].label("page_sort"),
@@ -215,11 +214,11 @@ class _Window:
             .where(*listing.where(links, parent, prefix, page.narrowing))
             .where(*bounds(sort, listing.descending, shape, prefix))
             .order_by(*order)
-            .limit(self.limit)
+            .limit(literal_column(str(int(page.limit) + 1)))  # one more: do more follow?
         )
         self.keys = _correlated(ranked, parent).subquery()
         self.rows = listing.entity.table.alias()
-        self.kept = self.keys.c.page_rank < self.limit
+        self.kept = self.keys.c.page_rank <= literal_column(str(int(page.limit)))
         rank = self.keys.c.page_rank
         self.in_list = rank.desc() if shape.backward else rank.asc()
         self.cursor = cursor_of(self.keys.c.page_sort, self.keys.c.page_id)
@@ -234,7 +233,7 @@ class _Window:
         if isinstance(item, Const):
             return _text(item.value)
         shape = self.shape
-        more = func.count() >= self.limit
+        more = func.count() > literal_column(str(int(self.limit)))
         if item == "hasNextPage":
             return _flag(shape.before) if shape.backward else _or(more, shape.before)
         if item == "hasPreviousPage":

@@ -54,7 +54,7 @@ def window(field: GraphQLField, node: FieldNode, prefix: str) -> Bind:
                 raise Unservable
             parts = frozenset(values)
             parameters.update({prefix + name: value for name, value in values.items()})
-        return (window.shape, parts), parameters
+        return (window.shape, window.limit, parts), parameters
 
     return bind
 
@@ -77,6 +77,6 @@ def tag_limit(field: GraphQLField, node: FieldNode, prefix: str) -> Bind:
         limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
         if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
             raise Unservable
-        return None, {f"{prefix}limit": limit}
+        return limit, {}
 
     return bind

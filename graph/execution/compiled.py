@@ -75,8 +75,9 @@ class JsonReads:
             found = compiled[key]
         else:
             found = self._compile(document, operation, variables, anonymous)
-            if len(compiled) < SHAPES_PER_DOCUMENT:
-                compiled[key] = found
+            if len(compiled) >= SHAPES_PER_DOCUMENT:
+                del compiled[next(iter(compiled))]  # the oldest shape
+            compiled[key] = found
         if found is None:
             return None
         parameters: dict[str, Any] = {"viewer_id": context.viewer_id}
@@ -121,8 +122,9 @@ class JsonReads:
 
 def _signature(value: Any) -> Any:
     """What of a variable's value a statement's shape depends on: null or not, booleans
-    (@skip, @include), the keys of input objects."""
-    if value is None or isinstance(value, bool):
+    (@skip, @include), integers (page sizes, written into the statement), the keys of input
+    objects."""
+    if value is None or isinstance(value, bool | int):
         return value
     if isinstance(value, dict):
         return tuple((name, _signature(item)) for name, item in sorted(value.items()))

@@ -100,8 +100,8 @@ class Walk:
         if name == "articles":
             return self.page(ALL_ARTICLES, field, details, prefix)
         if name == "tags":
-            self.bind(tag_limit(field, node, prefix))
-            return TopTags(prefix, self.tag_fields(_object_type(field), details))
+            limit = cast(int, self.bind(tag_limit(field, node, prefix)))
+            return TopTags(limit, self.tag_fields(_object_type(field), details))
         if name == "article":
             self.bind(lookup(field, node, "slug", f"{prefix}slug", lambda slug: slug))
             return Lookup(ARTICLES, "slug", f"{prefix}slug", self.object(_object_type(field), details))
@@ -168,7 +168,8 @@ class Walk:
         return ToOne(value, self.object(_object_type(field), details))
 
     def page(self, listing: Listing, field: GraphQLField, details: FieldDetailsList, prefix: str) -> Page:
-        shape, parts = cast("tuple[Shape, frozenset[str]]", self.bind(window(field, details[0].node, prefix)))
+        bound = self.bind(window(field, details[0].node, prefix))
+        shape, limit, parts = cast("tuple[Shape, int, frozenset[str]]", bound)
         connection = _object_type(field)
         fields: list[tuple[str, Nodes | Edges | Info | TotalCount | Const]] = []
         for key, sub in self.subfields(connection, details).items():
@@ -185,7 +186,7 @@ class Walk:
                 fields.append((key, self.info(_object_type(connection.fields[name]), sub)))
             else:
                 raise Unservable
-        return Page(listing, prefix, shape, parts, tuple(fields))
+        return Page(listing, prefix, shape, limit, parts, tuple(fields))
 
     def edges(self, type_: GraphQLObjectType, details: FieldDetailsList) -> Edges:
         fields: list[tuple[str, Cursor | Obj | Const]] = []
