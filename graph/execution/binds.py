@@ -26,6 +26,10 @@ class Unservable(Exception):
     """The query, or this request's arguments, are for the level-wise executor."""
 
 
+class Refused(Unservable):
+    """This request's arguments are (the query may be compiled for the next request)."""
+
+
 def _arguments(field: GraphQLField, node: FieldNode, variables: Variables) -> dict[str, Any]:
     return get_argument_values(field, node, variables)
 
@@ -41,7 +45,7 @@ def window(field: GraphQLField, node: FieldNode, prefix: str) -> Bind:
                 arguments.get("first"), arguments.get("after"), arguments.get("last"), arguments.get("before")
             )
         except BadUserInput:
-            raise Unservable from None
+            raise Refused from None
         parameters = window.parameters(prefix)
         given = arguments.get("filter")
         parts: frozenset[str] = frozenset()
@@ -51,7 +55,7 @@ def window(field: GraphQLField, node: FieldNode, prefix: str) -> Bind:
             )
             values = db.articles.narrowing_values(narrowing)
             if values is None:
-                raise Unservable
+                raise Refused
             parts = frozenset(values)
             parameters.update({prefix + name: value for name, value in values.items()})
         return (window.shape, window.limit, parts), parameters
@@ -65,7 +69,7 @@ def lookup(
     def bind(variables: Variables) -> tuple[object, dict[str, Any]]:
         value = _arguments(field, node, variables)[argument]
         if not db.rules.comparable(value):
-            raise Unservable
+            raise Refused
         return None, {parameter: key(value)}
 
     return bind
@@ -76,7 +80,7 @@ def tag_limit(field: GraphQLField, node: FieldNode, prefix: str) -> Bind:
         first = _arguments(field, node, variables).get("first")
         limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
         if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
-            raise Unservable
+            raise Refused
         return limit, {}
 
     return bind

@@ -22,7 +22,7 @@ from typing import Any
 import orjson
 from graphql import DocumentNode, GraphQLSchema, OperationDefinitionNode
 from graphql.execution import Executor
-from graphql.execution.values import get_variable_values
+from graphql.execution.values import VariableValues, get_variable_values
 
 from db.listings import tag_usage
 from db.sql.fetch import fetch
@@ -30,7 +30,7 @@ from db.sql.json import statement
 from db.sql.paging import Query
 from db.sql.trees import Const, Null
 from graph.context import Context
-from graph.execution.binds import Bind, Unservable
+from graph.execution.binds import Bind, Refused, Unservable
 from graph.execution.trees import Walk
 
 SHAPES_PER_DOCUMENT = 32
@@ -47,6 +47,20 @@ class Compiled:
     binds: tuple[tuple[Bind, object], ...]
     checks_viewer: bool
     constant: dict[str, Any] | None = None
+
+    def parameters(self, variables: VariableValues, viewer_id: int | None) -> dict[str, Any] | None:
+        """The statement's parameters for this request; None when its arguments are refused
+        or give another shape than the one compiled."""
+        parameters: dict[str, Any] = {"viewer_id": viewer_id}
+        try:
+            for bind, shape in self.binds:
+                bound, values = bind(variables)
+                if bound != shape:
+                    return None
+                parameters.update(values)
+        except Unservable:
+            return None
+        return parameters
 
 
 class JsonReads:
@@ -70,24 +84,11 @@ class JsonReads:
         if isinstance(coerced, list):
             return None  # the executor reports the variables' errors
         anonymous = context.viewer_id is None
-        key = (anonymous, _signature(coerced.coerced))
-        if key in compiled:
-            found = compiled[key]
-        else:
-            found = self._compile(document, operation, variables, anonymous)
-            if len(compiled) >= SHAPES_PER_DOCUMENT:
-                del compiled[next(iter(compiled))]  # the oldest shape
-            compiled[key] = found
+        found = self._compiled(compiled, document, operation, variables, coerced, anonymous)
         if found is None:
             return None
-        parameters: dict[str, Any] = {"viewer_id": context.viewer_id}
-        try:
-            for bind, shape in found.binds:
-                bound, values = bind(coerced)
-                if bound != shape:
-                    return None
-                parameters.update(values)
-        except Unservable:
+        parameters = found.parameters(coerced, context.viewer_id)
+        if parameters is None:
             return None
         stmt = found.statement
         if stmt is None:
@@ -97,6 +98,30 @@ class JsonReads:
             return None  # the token's user is gone: the level-wise executor says so
         data: dict[str, Any] = orjson.loads(row.data)
         return data
+
+    def _compiled(
+        self,
+        compiled: dict[Any, Compiled | None],
+        document: DocumentNode,
+        operation: OperationDefinitionNode,
+        variables: dict[str, Any] | None,
+        coerced: VariableValues,
+        anonymous: bool,
+    ) -> Compiled | None:
+        """The document's statement for this shape of variables, compiled on first use; None
+        when the document cannot be compiled (kept) or these arguments are refused (not kept:
+        the next request's may be served)."""
+        key = (anonymous, _signature(coerced.coerced))
+        if key in compiled:
+            return compiled[key]
+        try:
+            found = self._compile(document, operation, variables, anonymous)
+        except Refused:
+            return None
+        if len(compiled) >= SHAPES_PER_DOCUMENT:
+            del compiled[next(iter(compiled))]  # the oldest shape
+        compiled[key] = found
+        return found
 
     def _compile(
         self,
@@ -112,6 +137,8 @@ class JsonReads:
         walk = Walk(executor, anonymous)
         try:
             tree = walk.tree()
+        except Refused:
+            raise
         except Unservable:
             return None
         if all(isinstance(root, Const | Null) for _, root in tree.fields):

@@ -5,8 +5,10 @@ seen before and knows to be valid. For those, the general path — FastAPI's rou
 HTTP view, a parse and validation cache lookup each through a chain of schema extensions, an
 execution context — costs more than the query itself when its rows are few. This ASGI
 middleware answers them directly: a per-document plan (parsed once, validated once with the
-same rules and limits), the token, the cost, then the level-wise executor of graph/execution/levelwise.py,
-the same one the general path runs.
+same rules and limits), the token, the cost, then, on PostgreSQL, the one statement that builds
+the answer as JSON (graph/execution/compiled.py), or the level-wise executor of
+graph/execution/levelwise.py, the same one the general path runs, for what that statement cannot
+answer.
 
 What the lane does not serve goes down the general path untouched, byte for byte, before
 anything ran: other methods, paths and media types, bodies that are not a plain

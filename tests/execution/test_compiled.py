@@ -264,3 +264,18 @@ def test_every_field_of_the_compiled_types_is_read_in_sql() -> None:
         for field_name in type_.fields:
             known = field_name in special or (name, field_name) in LISTS or field_name in reads
             assert known, f"{name}.{field_name} has no SQL read"
+
+
+async def test_a_refused_request_leaves_its_document_to_be_compiled_for_the_next(
+    client: httpx.AsyncClient, statements: StatementCounter, engine_name: str
+) -> None:
+    """A malformed cursor is served (refused) level by level; the same document with a good
+    cursor is then still one statement, not handed to the level-wise executor for good."""
+    _, seen = await seed(client)
+    query = "query($c: String) { articles(first: 1, after: $c) { nodes { comments { totalCount } } } }"
+    refused = await post(client, query, {"c": "garbage"}, None)
+    assert refused["errors"][0]["extensions"]["code"] == "BAD_USER_INPUT"
+    statements.count = 0
+    served = await post(client, query, {"c": seen["first article"]}, None)
+    assert "errors" not in served, served
+    assert statements.count == (1 if engine_name == "postgresql" else 2)  # level by level: two
