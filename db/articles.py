@@ -46,21 +46,21 @@ def _lookup(by: str, demand: Demand | None, anonymous: bool) -> Query:
 
 
 async def get_by_slug(
-    session: Reader, slug: str, demand: Demand | None = None, *, viewer_id: int | None = None
+    reader: Reader, slug: str, demand: Demand | None = None, *, viewer_id: int | None = None
 ) -> Record | None:
     if not rules.comparable(slug):
         return None
     found = await fetch(
-        session, _lookup("slug", demand, viewer_id is None), {"slug": slug, "viewer_id": viewer_id}
+        reader, _lookup("slug", demand, viewer_id is None), {"slug": slug, "viewer_id": viewer_id}
     )
     return found[0] if found else None
 
 
 async def articles_by_id(
-    session: Reader, article_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+    reader: Reader, article_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
 ) -> dict[int, Record]:
     stmt = _lookup("ids", demand, viewer_id is None)
-    found = await fetch(session, stmt, {"ids": article_ids, "viewer_id": viewer_id})
+    found = await fetch(reader, stmt, {"ids": article_ids, "viewer_id": viewer_id})
     return {article.id: article for article in found}
 
 
@@ -111,7 +111,7 @@ def _counting(parts: frozenset[str]) -> Query:
 
 
 async def list_articles(
-    session: Reader,
+    reader: Reader,
     *,
     narrowing: ArticleFilter,
     window: Window,
@@ -125,14 +125,14 @@ async def list_articles(
         return Slice([], has_more=False, total=0 if counted else None)
     stmt = _listing(frozenset(values), window.shape, demand, viewer_id is None, counted)
     parameters = {**values, **window.parameters(), "viewer_id": viewer_id}
-    return cut(await fetch(session, stmt, parameters), window, counted=counted)
+    return cut(await fetch(reader, stmt, parameters), window, counted=counted)
 
 
-async def count_articles(session: Reader, *, narrowing: ArticleFilter) -> int:
+async def count_articles(reader: Reader, *, narrowing: ArticleFilter) -> int:
     values = _narrowing_values(narrowing)
     if values is None:
         return 0
-    [(count,)] = await fetch(session, _counting(frozenset(values)), values)
+    [(count,)] = await fetch(reader, _counting(frozenset(values)), values)
     return int(count)
 
 
@@ -140,7 +140,7 @@ _AUTHOR_PAGES = ParentPages(ARTICLES, _ARTICLES.c.author_id, NEWEST_FIRST, desce
 
 
 async def pages_by_author_id(
-    session: Reader,
+    reader: Reader,
     author_ids: Sequence[int],
     window: Window,
     demand: Demand | None = None,
@@ -149,14 +149,14 @@ async def pages_by_author_id(
     counted: bool = False,
 ) -> dict[int, Slice]:
     """Each author's articles, newest first, all in one statement."""
-    return await _AUTHOR_PAGES.read(session, author_ids, window, demand, viewer_id=viewer_id, counted=counted)
+    return await _AUTHOR_PAGES.read(reader, author_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
 _COUNTS_BY_AUTHOR = counts_by(_ARTICLES.c.author_id)
 
 
-async def counts_by_author_id(session: Reader, author_ids: Sequence[int]) -> dict[int, int]:
-    return dict(await fetch(session, _COUNTS_BY_AUTHOR, {"ids": author_ids}))
+async def counts_by_author_id(reader: Reader, author_ids: Sequence[int]) -> dict[int, int]:
+    return dict(await fetch(reader, _COUNTS_BY_AUTHOR, {"ids": author_ids}))
 
 
 async def create(

@@ -29,10 +29,10 @@ def _by_ids(demand: Demand | None, anonymous: bool) -> Query:
 
 
 async def comments_by_id(
-    session: Reader, comment_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+    reader: Reader, comment_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
 ) -> dict[int, Record]:
     found = await fetch(
-        session, _by_ids(demand, viewer_id is None), {"ids": comment_ids, "viewer_id": viewer_id}
+        reader, _by_ids(demand, viewer_id is None), {"ids": comment_ids, "viewer_id": viewer_id}
     )
     return {comment.id: comment for comment in found}
 
@@ -41,7 +41,7 @@ _PAGES = ParentPages(COMMENTS, _COMMENTS.c.article_id, OLDEST_FIRST, descending=
 
 
 async def pages_by_article_id(
-    session: Reader,
+    reader: Reader,
     article_ids: Sequence[int],
     window: Window,
     demand: Demand | None = None,
@@ -50,11 +50,11 @@ async def pages_by_article_id(
     counted: bool = False,
 ) -> dict[int, Slice]:
     """Each article's comments, oldest first, all in one statement."""
-    return await _PAGES.read(session, article_ids, window, demand, viewer_id=viewer_id, counted=counted)
+    return await _PAGES.read(reader, article_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
-async def counts_by_article_id(session: Reader, article_ids: Sequence[int]) -> dict[int, int]:
-    return dict(await fetch(session, _COUNTS, {"ids": article_ids}))
+async def counts_by_article_id(reader: Reader, article_ids: Sequence[int]) -> dict[int, int]:
+    return dict(await fetch(reader, _COUNTS, {"ids": article_ids}))
 
 
 async def create(session: AsyncSession, *, author_id: int, article_slug: str, body: str) -> Comment:

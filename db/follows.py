@@ -49,17 +49,17 @@ _FOLLOWERS = counts_by(_FOLLOWS.c.followee_id)
 _FOLLOWING = counts_by(_FOLLOWS.c.follower_id)
 
 
-async def followed_ids(session: Reader, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
+async def followed_ids(reader: Reader, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
     """Which of `user_ids` the follower follows."""
-    followed = await fetch(session, _FOLLOWED, {"follower_id": follower_id, "ids": user_ids})
+    followed = await fetch(reader, _FOLLOWED, {"follower_id": follower_id, "ids": user_ids})
     return {row.followee_id for row in followed}
 
 
-async def follower_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
+async def follower_counts(reader: Reader, user_ids: Sequence[int]) -> dict[int, int]:
     """Followers per user; users without any are absent."""
-    return dict(await fetch(session, _FOLLOWERS, {"ids": user_ids}))
+    return dict(await fetch(reader, _FOLLOWERS, {"ids": user_ids}))
 
 
-async def following_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
+async def following_counts(reader: Reader, user_ids: Sequence[int]) -> dict[int, int]:
     """Users followed per user; users following nobody are absent."""
-    return dict(await fetch(session, _FOLLOWING, {"ids": user_ids}))
+    return dict(await fetch(reader, _FOLLOWING, {"ids": user_ids}))

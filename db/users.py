@@ -55,12 +55,12 @@ async def keep_existing(session: AsyncSession, user_id: int) -> Record | None:
 
 
 async def get_by_username(
-    session: Reader, username: str, demand: Demand | None = None, *, viewer_id: int | None = None
+    reader: Reader, username: str, demand: Demand | None = None, *, viewer_id: int | None = None
 ) -> Record | None:
     if not rules.comparable(username):
         return None
     stmt = _lookup("key", demand, viewer_id is None)
-    found = await fetch(session, stmt, {"key": rules.key(username), "viewer_id": viewer_id})
+    found = await fetch(reader, stmt, {"key": rules.key(username), "viewer_id": viewer_id})
     return found[0] if found else None
 
 
@@ -71,10 +71,10 @@ async def get_by_email(session: AsyncSession, email: str) -> User | None:
 
 
 async def users_by_id(
-    session: Reader, user_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+    reader: Reader, user_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
 ) -> dict[int, Record]:
     found = await fetch(
-        session, _lookup("ids", demand, viewer_id is None), {"ids": user_ids, "viewer_id": viewer_id}
+        reader, _lookup("ids", demand, viewer_id is None), {"ids": user_ids, "viewer_id": viewer_id}
     )
     return {user.id: user for user in found}
 

@@ -1,7 +1,7 @@
 """The SQL machinery under the db aggregates: they say what to read and write, this runs it.
 
 - `engine.py`: `Database` (engines, pools and their listeners), units of work, `Transaction`.
-- `reads.py`: what a request reads through (`Reads`, `SessionReads`).
+- `reads.py`: what a request reads through (`RequestReads`, `UnitOfWorkReads`).
 - `fetch.py`: `ReadConnection` and `fetch`, with the asyncpg fast path for reads.
 - `statements.py`: records and statement builders (`any_of`, `counts_by`, `author_columns`,
   `insert_ignoring_duplicates`).
