@@ -17,11 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import rules, slugs, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
 from db.models import Article, Comment, Favorite, User, utc_now
+from db.rows import ArticleRow
 from db.shown import ARTICLES
 from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
-from db.sql.statements import Record, any_of, counts_by
+from db.sql.statements import any_of, counts_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,10 +48,10 @@ def _lookup(by: str, demand: Demand | None, anonymous: bool) -> Query:
 
 async def get_by_slug(
     reader: Reader, slug: str, demand: Demand | None = None, *, viewer_id: int | None = None
-) -> Record | None:
+) -> ArticleRow | None:
     if not rules.comparable(slug):
         return None
-    found = await fetch(
+    found: list[ArticleRow] = await fetch(
         reader, _lookup("slug", demand, viewer_id is None), {"slug": slug, "viewer_id": viewer_id}
     )
     return found[0] if found else None
@@ -58,9 +59,9 @@ async def get_by_slug(
 
 async def articles_by_id(
     reader: Reader, article_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
-) -> dict[int, Record]:
+) -> dict[int, ArticleRow]:
     stmt = _lookup("ids", demand, viewer_id is None)
-    found = await fetch(reader, stmt, {"ids": article_ids, "viewer_id": viewer_id})
+    found: list[ArticleRow] = await fetch(reader, stmt, {"ids": article_ids, "viewer_id": viewer_id})
     return {article.id: article for article in found}
 
 

@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import articles, rules
 from db.errors import Forbidden, NotFound
 from db.models import Comment, utc_now
+from db.rows import CommentRow
 from db.shown import COMMENTS
 from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import ParentPages, Query, Slice, Window
-from db.sql.statements import Record, any_of, counts_by
+from db.sql.statements import any_of, counts_by
 
 _COMMENTS = Comment.__table__
 OLDEST_FIRST = (_COMMENTS.c.created_at, _COMMENTS.c.id)
@@ -30,8 +31,8 @@ def _by_ids(demand: Demand | None, anonymous: bool) -> Query:
 
 async def comments_by_id(
     reader: Reader, comment_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
-) -> dict[int, Record]:
-    found = await fetch(
+) -> dict[int, CommentRow]:
+    found: list[CommentRow] = await fetch(
         reader, _by_ids(demand, viewer_id is None), {"ids": comment_ids, "viewer_id": viewer_id}
     )
     return {comment.id: comment for comment in found}

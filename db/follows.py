@@ -9,12 +9,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.errors import Invalid, NotFound
 from db.models import Follow, utc_now
+from db.rows import UserRow
 from db.sql.fetch import Reader, fetch
-from db.sql.statements import Record, any_of, counts_by, insert_ignoring_duplicates
+from db.sql.statements import any_of, counts_by, insert_ignoring_duplicates
 from db.users import get_by_username
 
 
-async def follow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
+async def follow(session: AsyncSession, *, follower_id: int, username: str) -> UserRow:
     """Idempotent; following oneself is `Invalid`."""
     followee = await _existing(session, username)
     if followee.id == follower_id:
@@ -25,7 +26,7 @@ async def follow(session: AsyncSession, *, follower_id: int, username: str) -> R
     return followee
 
 
-async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
+async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> UserRow:
     """Idempotent: unfollowing someone not followed changes nothing."""
     followee = await _existing(session, username)
     await session.execute(
@@ -34,7 +35,7 @@ async def unfollow(session: AsyncSession, *, follower_id: int, username: str) ->
     return followee
 
 
-async def _existing(session: AsyncSession, username: str) -> Record:
+async def _existing(session: AsyncSession, username: str) -> UserRow:
     user = await get_by_username(session, username)
     if user is None:
         raise NotFound("user not found", field=("username",))

@@ -15,13 +15,13 @@ from strawberry.types import Info as StrawberryInfo
 
 from db.events import CommentEvents
 from db.passwords import Passwords
+from db.rows import AuthorRow
 from db.settings import Settings
 from db.sql.engine import Database, Transaction
 from db.sql.fetch import Reader
 from db.sql.reads import ReadRunner, RequestReads
 from db.sql.replicas import HEADER as WRITE_POSITION
 from db.sql.replicas import UNKNOWN_POSITION, RoutedReads, format_position, parse_position
-from db.sql.statements import Record
 from db.throttle import LoginThrottle
 from graph.errors import NotSignedIn
 from graph.loaders import Loaders
@@ -49,7 +49,7 @@ class Work:
 
     session: AsyncSession
     signed_in_as: int | None
-    author: Record | None
+    author: AuthorRow | None
     """The viewer as an author (`Context.viewer_row`), for payloads of what they wrote."""
 
     @property
@@ -89,7 +89,7 @@ class Context:
     it may run again (graph/mutations.py)."""
     transaction: Transaction | None = field(default=None, init=False)
     """A mutation operation's transaction, once it needs one (graph/mutations.py)."""
-    viewer_row: Record | None = field(default=None, init=False)
+    viewer_row: AuthorRow | None = field(default=None, init=False)
     """The signed-in viewer as an author, read (and kept) in `transaction` (graph/mutations.py):
     what a payload shows of the viewer without reading it again. None once they changed."""
     claimed_key: int | None = field(default=None, init=False)

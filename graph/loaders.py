@@ -20,10 +20,10 @@ import db.favorites
 import db.follows
 import db.tags
 import db.users
+from db.rows import ArticleRow, CommentRow, UserRow
 from db.sql.fetch import Reader
 from db.sql.paging import Slice, Window
 from db.sql.reads import ReadRunner
-from db.sql.statements import Record
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -46,15 +46,15 @@ class Loaders:
     # Each loader is made when a request first asks for it: most requests use a few.
 
     @cached_property
-    def user_by_id(self) -> DataLoader[int, Record | None]:
+    def user_by_id(self) -> DataLoader[int, UserRow | None]:
         return self._by_key(db.users.users_by_id, None)
 
     @cached_property
-    def article_by_id(self) -> DataLoader[int, Record | None]:
+    def article_by_id(self) -> DataLoader[int, ArticleRow | None]:
         return self._by_key(db.articles.articles_by_id, None)
 
     @cached_property
-    def comment_by_id(self) -> DataLoader[int, Record | None]:
+    def comment_by_id(self) -> DataLoader[int, CommentRow | None]:
         return self._by_key(db.comments.comments_by_id, None)
 
     @cached_property
