@@ -1,6 +1,11 @@
 """Articles, read (by slug or id, the filtered list, pages per author, counts) and written
 (create, update, delete, each with its tags); tags are in db/tags.py, slugs in db/slugs.py,
-favorites in db/favorites.py."""
+favorites in db/favorites.py.
+
+Reads give records (`db.rows.ArticleRow`). A write takes its article as an ORM object, with
+the lock it needs (`get_existing`), and gives back the one it changed or made: either shows
+as an `ArticleRow`.
+"""
 
 from __future__ import annotations
 

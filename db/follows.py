@@ -16,7 +16,8 @@ from db.users import get_by_username
 
 
 async def follow(session: AsyncSession, *, follower_id: int, username: str) -> UserRow:
-    """Idempotent; following oneself is `Invalid`."""
+    """Idempotent; following oneself is `Invalid`. The followee as read, a record: the write
+    changes a follow, not the user."""
     followee = await _existing(session, username)
     if followee.id == follower_id:
         raise Invalid("you cannot follow yourself", field=("username",))

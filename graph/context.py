@@ -115,7 +115,8 @@ class Context:
         return self.services.database
 
     async def read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
-        """`read(connection)` on the request's read connection (see `db.sql.reads.RequestReads.run`)."""
+        """`read(reader)` through `reads`: the request's read connection, or its mutation's
+        transaction once open (see `db.sql.reads`)."""
         return await self.reads.run(read)
 
     async def close(self) -> None:
