@@ -38,7 +38,7 @@ async def commented_articles(comments: Sequence[Comment], context: Context) -> l
         row: ArticleRow | None = getattr(comment.row, "article", None)
         if row is None:
             row = loaded[comment.article_id]
-            assert row is not None, "a comment's article exists: deleting it deletes its comments"
+            assert row is not None, "the comment's article is gone (deleted since the comment was read)"
         articles.append(Article.from_row(row))
     return articles
 
