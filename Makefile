@@ -51,7 +51,9 @@ schema: $(STAMP)
 	$(BIN)/conduit schema > schema.graphql
 
 # The benchmark (method and numbers in bench/RESULTS.md): wrk, the PostGraphile peer, the data set once,
-# the same-data check, then the measurement. BENCH_SECONDS/BENCH_WARMUP/BENCH_ROUNDS shorten it.
+# the same-data check, then the measurement. BENCH_SECONDS/BENCH_WARMUP/BENCH_ROUNDS shorten it;
+# BENCH_SERVERS=ours,postgraphile,ours-before and BENCH_OPERATIONS=feed,one narrow it (comma lists);
+# BENCH_BASELINE=<git commit> also runs that commit as ours-before, before and after in one run.
 BENCH_PEER := bench/peers/postgraphile
 
 $(BENCH_PEER)/node_modules/.installed: $(BENCH_PEER)/package.json

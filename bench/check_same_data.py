@@ -2,8 +2,10 @@
 
 A benchmark of servers that disagree measures nothing, so `make bench` runs this first and stops
 when our server, its N+1 baseline and PostGraphile differ on any operation PostGraphile has a
-twin for (the answers normalised, `bench/operations.py`). Our two servers must also give
-identical answers to every read, signed in or not, since they run the same operations.
+twin for (the answers normalised, `bench/operations.py`). Our other servers (ours-n+1, and the
+baseline commit ours-before) must also give identical answers to every read, signed in or not,
+since they run the same operations. The baseline exists only inside `bench/run.py`'s temporary
+worktree, so `bench/run.py` runs its check (`check_baseline`) before it measures.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.config import BENCH_EMAIL, BENCH_PASSWORD, BenchConfig
+from bench.config import BASELINE, BENCH_EMAIL, BENCH_PASSWORD, OURS, BenchConfig, Refused
 from bench.operations import LOGIN, NORMALISERS, OPERATIONS, Targets
 from bench.servers import Server, all_servers, post, running
 
@@ -110,13 +112,14 @@ def compare(reference: dict[str, Any], other: dict[str, Any], name: str) -> list
     return problems
 
 
-def check(config: BenchConfig, targets: Targets) -> list[str]:
-    """Start each server in turn (unpinned: this is not a measurement) and compare the answers."""
+def check(config: BenchConfig, targets: Targets, servers: list[Server] | None = None) -> list[str]:
+    """Start each server in turn (unpinned: this is not a measurement) and compare the answers
+    of each to ours' (every operation, whatever BENCH_OPERATIONS measures: it costs one request)."""
     results: dict[str, dict[str, Any]] = {}
-    for server in all_servers(config):
+    for server in all_servers(config) if servers is None else servers:
         with running(server, cpu=None):
             results[server.name] = answers(server, targets)
-    reference = results.pop("ours")
+    reference = results.pop(OURS)
     problems = [p for name, other in results.items() for p in compare(reference, other, name)]
     if problems:
         for name, other in results.items():
@@ -127,17 +130,39 @@ def check(config: BenchConfig, targets: Targets) -> list[str]:
     return problems
 
 
+def check_baseline(config: BenchConfig, targets: Targets, servers: list[Server]) -> None:
+    """Refuse to measure a baseline that answers differently from ours: a before/after of two
+    servers doing different work measures the difference in work, not in speed."""
+    compared = [server for server in servers if server.name in (OURS, BASELINE)]
+    problems = check(config, targets, compared)
+    if problems:
+        raise Refused(
+            f"bench: {BASELINE} does not give ours' answers, so the two cannot be compared:\n  "
+            + "\n  ".join(problems)
+        )
+    print(f"bench: {BASELINE} gives the same answer as ours to every read", flush=True)
+
+
 def main() -> None:
     import asyncio
 
     config = BenchConfig.from_env()
     targets = asyncio.run(pick_targets(config))
-    problems = check(config, targets)
+    servers = all_servers(config)
+    problems = check(config, targets, servers)
     if problems:
         sys.exit("bench: the servers disagree:\n  " + "\n  ".join(problems))
+    others = [server.name for server in servers if server.name != OURS]
     print(
-        "bench: ours, ours-n+1 and postgraphile return the same data for " + ", ".join(NORMALISERS) + "; "
-        "ours and ours-n+1 the same answer to every read"
+        (
+            f"bench: {', '.join(others)} {'return' if len(others) > 1 else 'returns'} ours' data for "
+            + ", ".join(NORMALISERS)
+            + " "
+            "(our servers the same answer to every read)"
+            if others
+            else "bench: ours returns full answers (no other server selected to compare with)"
+        )
+        + (f"; {BASELINE} is checked by bench.run in its worktree" if config.baseline else "")
     )
 
 

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bench.config import Refused
+
 FEED = """query Feed {
   articles(first: 20) {
     nodes {
@@ -304,6 +306,18 @@ OPERATIONS = (
     Operation("profile favorites", PROFILE_FAVORITES, peer_query=PG_PROFILE_FAVORITES, page=True),
     Operation("settings (signed in)", SETTINGS, signed_in=True, page=True),
 )
+
+
+def chosen(names: tuple[str, ...] | None) -> tuple[Operation, ...]:
+    """The operations BENCH_OPERATIONS names (all when None), in the documented order; an unknown
+    name is refused rather than ignored, so a typo cannot shorten a run unnoticed."""
+    if names is None:
+        return OPERATIONS
+    known = [operation.name for operation in OPERATIONS]
+    unknown = [name for name in names if name not in known]
+    if unknown:
+        raise Refused(f"bench: BENCH_OPERATIONS names unknown operations {unknown}; known: {known}")
+    return tuple(operation for operation in OPERATIONS if operation.name in names)
 
 
 def instant(value: str) -> str:

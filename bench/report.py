@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from bench.config import BENCH_USERNAME, BenchConfig
-from bench.operations import OPERATIONS
+from bench.config import BASELINE, BENCH_USERNAME, N_PLUS_ONE, OURS, PEER, BenchConfig
+from bench.operations import Operation
 from bench.servers import Server
 
 # Why an operation has no PostGraphile twin.
@@ -55,11 +55,11 @@ def _targets(targets: dict[str, str]) -> list[str]:
     ]
 
 
-def _twins() -> list[str]:
+def _twins(operations: tuple[Operation, ...]) -> list[str]:
     """Which operations PostGraphile runs too, and why the others have no twin."""
     lines = [
         "- **Twins.** PostGraphile runs "
-        + ", ".join(f"`{o.name}`" for o in OPERATIONS if o.peer_query)
+        + ", ".join(f"`{o.name}`" for o in operations if o.peer_query)
         + ". "
         "Its twins leave out `favorited` and the author's `following` (false for anonymous "
         "requests; PostGraphile has no viewer), so those fields cost ours some work the twin does "
@@ -76,7 +76,7 @@ def _twins() -> list[str]:
     ]
     return lines + [
         f"  - `{operation.name}`: {NO_TWIN[operation.name]}"
-        for operation in OPERATIONS
+        for operation in operations
         if not operation.peer_query
     ]
 
@@ -100,7 +100,25 @@ def _machine(context: dict[str, Any]) -> list[str]:
     return lines
 
 
-def _method(config: BenchConfig, servers: list[Server], context: dict[str, Any]) -> list[str]:
+def _baseline(servers: list[Server], context: dict[str, Any]) -> list[str]:
+    """How the baseline commit was run and checked, when there was one."""
+    baseline = context.get("baseline")
+    if baseline is None or not any(server.name == BASELINE for server in servers):
+        return []
+    return [
+        f"- **{BASELINE}** is this project at commit `{baseline['commit'][:9]}` (`BENCH_BASELINE="
+        f"{baseline['asked']}`), checked out by `bench/run.py` into a temporary git worktree "
+        "(`git worktree add --detach`, removed after the run) and run by the same venv's Python with "
+        "the worktree first on `PYTHONPATH` (checked: it imports its own `graph` and `db`); its "
+        "requirements.lock is ours, byte for byte, or the run is refused. It runs with the same "
+        "command, settings and pinning as ours, in every round, and before measuring `bench/run.py` "
+        "checked that it gives identical answers to ours for every read, signed in or not.",
+    ]
+
+
+def _method(
+    config: BenchConfig, servers: list[Server], operations: tuple[Operation, ...], context: dict[str, Any]
+) -> list[str]:
     from bench.run import LOAD_CPU, SERVER_CPU, wrk_command
 
     wrk_line = " ".join(wrk_command(config, "http://127.0.0.1:PORT/graphql", config.seconds))
@@ -129,12 +147,13 @@ def _method(config: BenchConfig, servers: list[Server], context: dict[str, Any])
         "benchmark database: PostGraphile leaves more of a request to PostgreSQL (it has it build "
         "the JSON), so the two are shown side by side and the ratio is taken of their sum.",
         *_targets(context["targets"]),
-        "- Before measuring, `bench/check_same_data.py` checked that all three servers return the same "
+        "- Before measuring, `bench/check_same_data.py` checked that the servers return the same "
         "data for every operation with a PostGraphile twin (names normalised: `userByAuthorId` → "
         "`author`, tags through `articleTagsByArticleId` ordered by position, timestamps compared as "
         "instants, comments by primary key since the two servers' global IDs differ), and that ours "
         "and ours-n+1 give identical answers to every read, signed in or not.",
-        *_twins(),
+        *_baseline(servers, context),
+        *_twins(operations),
         "",
         "Commands (the token, the request body and the secret are supplied by `bench/run.py`):",
         "",
@@ -147,8 +166,67 @@ def _method(config: BenchConfig, servers: list[Server], context: dict[str, Any])
     ]
 
 
+def _peer_ratios(
+    operations: tuple[Operation, ...], medians: dict[tuple[str, str], dict[str, float]]
+) -> list[str]:
+    lines = [
+        "## Ratios (ours ÷ peer)",
+        "",
+        "Throughput ratio above 1 and latency and CPU ratios below 1 mean our server is faster. "
+        "CPU is the server's and its database backends' together, per request.",
+        "",
+        "| operation | req/s vs PostGraphile | p50 vs PostGraphile | p99 vs PostGraphile | "
+        "CPU/req vs PostGraphile | req/s vs N+1 | p50 vs N+1 | CPU/req vs N+1 |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for operation in operations:
+        ours = medians.get((OURS, operation.name), {})
+        peer = medians.get((PEER, operation.name), {})
+        baseline = medians.get((N_PLUS_ONE, operation.name), {})
+        lines.append(
+            f"| {operation.name} | {_ratio(ours.get('rps'), peer.get('rps'))} | "
+            f"{_ratio(ours.get('p50'), peer.get('p50'))} | {_ratio(ours.get('p99'), peer.get('p99'))} | "
+            f"{_ratio(_cpu(ours), _cpu(peer))} | {_ratio(ours.get('rps'), baseline.get('rps'))} | "
+            f"{_ratio(ours.get('p50'), baseline.get('p50'))} | {_ratio(_cpu(ours), _cpu(baseline))} |"
+        )
+    return lines
+
+
+def _baseline_ratios(
+    operations: tuple[Operation, ...],
+    medians: dict[tuple[str, str], dict[str, float]],
+    statements: dict[str, Any],
+    context: dict[str, Any],
+) -> list[str]:
+    """Ours against the baseline commit, measured in the same rounds: the change's effect."""
+    commit = context["baseline"]["commit"][:9]
+    lines = [
+        f"## Ratios (ours ÷ ours-before, the working tree against `{commit}`)",
+        "",
+        "Throughput ratio above 1 and latency and CPU ratios below 1 mean the change made the "
+        "server faster. CPU is the server's and its database backends' together, per request.",
+        "",
+        "| operation | req/s | p50 | p99 | CPU/req | SQL/req before → after |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
+    for operation in operations:
+        ours = medians.get((OURS, operation.name), {})
+        before = medians.get((BASELINE, operation.name), {})
+        lines.append(
+            f"| {operation.name} | {_ratio(ours.get('rps'), before.get('rps'))} | "
+            f"{_ratio(ours.get('p50'), before.get('p50'))} | {_ratio(ours.get('p99'), before.get('p99'))} | "
+            f"{_ratio(_cpu(ours), _cpu(before))} | {_statements(statements, BASELINE, operation.name)} → "
+            f"{_statements(statements, OURS, operation.name)} |"
+        )
+    return lines
+
+
 def _results(
-    servers: list[Server], medians: dict[tuple[str, str], dict[str, float]], statements: dict[str, Any]
+    servers: list[Server],
+    operations: tuple[Operation, ...],
+    medians: dict[tuple[str, str], dict[str, float]],
+    statements: dict[str, Any],
+    context: dict[str, Any],
 ) -> list[str]:
     lines = [
         "## Medians",
@@ -157,7 +235,7 @@ def _results(
         "| runs | bad |",
         "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for operation in OPERATIONS:
+    for operation in operations:
         for server in servers:
             found = medians.get((server.name, operation.name))
             if found is None:
@@ -168,27 +246,11 @@ def _results(
                 f"{_statements(statements, server.name, operation.name)} | "
                 f"{found['runs']:.0f} | {found['bad']:.0f} |"
             )
-    lines += [
-        "",
-        "## Ratios (ours ÷ peer)",
-        "",
-        "Throughput ratio above 1 and latency and CPU ratios below 1 mean our server is faster. "
-        "CPU is the server's and its database backends' together, per request.",
-        "",
-        "| operation | req/s vs PostGraphile | p50 vs PostGraphile | p99 vs PostGraphile | "
-        "CPU/req vs PostGraphile | req/s vs N+1 | p50 vs N+1 | CPU/req vs N+1 |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for operation in OPERATIONS:
-        ours = medians.get(("ours", operation.name), {})
-        peer = medians.get(("postgraphile", operation.name), {})
-        baseline = medians.get(("ours-n+1", operation.name), {})
-        lines.append(
-            f"| {operation.name} | {_ratio(ours.get('rps'), peer.get('rps'))} | "
-            f"{_ratio(ours.get('p50'), peer.get('p50'))} | {_ratio(ours.get('p99'), peer.get('p99'))} | "
-            f"{_ratio(_cpu(ours), _cpu(peer))} | {_ratio(ours.get('rps'), baseline.get('rps'))} | "
-            f"{_ratio(ours.get('p50'), baseline.get('p50'))} | {_ratio(_cpu(ours), _cpu(baseline))} |"
-        )
+    ran = {server.name for server in servers}
+    if ran & {PEER, N_PLUS_ONE}:
+        lines += ["", *_peer_ratios(operations, medians)]
+    if BASELINE in ran:
+        lines += ["", *_baseline_ratios(operations, medians, statements, context)]
     return lines
 
 
@@ -204,14 +266,14 @@ def _smoke(config: BenchConfig) -> list[str]:
     ]
 
 
-def _operations() -> list[str]:
+def _operations(operations: tuple[Operation, ...]) -> list[str]:
     lines = [
         "## Operations",
         "",
         "Operations marked *page* are what one page of the RealWorld frontend asks for, in one request.",
         "",
     ]
-    for operation in OPERATIONS:
+    for operation in operations:
         title = f"**{operation.name}**" + (" *page*" if operation.page else "")
         lines += [title, "", "```graphql", operation.query, "```", ""]
         if operation.peer_query and operation.peer_query != operation.query:
@@ -219,9 +281,21 @@ def _operations() -> list[str]:
     return lines
 
 
+def _servers(config: BenchConfig, servers: list[Server], operations: tuple[Operation, ...]) -> str:
+    """Who was measured, saying so when BENCH_SERVERS or BENCH_OPERATIONS narrowed the run."""
+    line = "; ".join(f"{server.name}: {server.description}" for server in servers) + "."
+    if config.servers is not None or config.operations is not None:
+        line += (
+            f" A narrowed run (BENCH_SERVERS={','.join(config.servers or ['all'])}, "
+            f"{len(operations)} operation(s) measured)."
+        )
+    return line
+
+
 def write_report(
     config: BenchConfig,
     servers: list[Server],
+    operations: tuple[Operation, ...],
     context: dict[str, Any],
     medians: dict[tuple[str, str], dict[str, float]],
     statements: dict[str, Any],
@@ -234,7 +308,11 @@ def write_report(
         "",
         *_smoke(config),
         "Conduit GraphQL (ours), the same server with DataLoader batching off (ours-n+1, the N+1 "
-        "baseline), and PostGraphile 5, serving the same PostgreSQL database. Produced by `make bench`.",
+        "baseline), and PostGraphile 5, serving the same PostgreSQL database"
+        + (", and this project at an earlier commit (ours-before)" if context.get("baseline") else "")
+        + ". Produced by `make bench`.",
+        "",
+        "Servers: " + _servers(config, servers, operations),
         "",
         *_machine(context),
         "",
@@ -250,10 +328,10 @@ def write_report(
         "migrations: " + ", ".join(f"{count:,} {table}" for table, count in sizes.items()) + "; "
         "about 3 tags per article, ~1 KB article bodies; the newest articles carry the most comments.",
         "",
-        *_method(config, servers, context),
+        *_method(config, servers, operations, context),
         "",
-        *_results(servers, medians, statements),
+        *_results(servers, operations, medians, statements, context),
         "",
-        *_operations(),
+        *_operations(operations),
     ]
     path.write_text("\n".join(lines))

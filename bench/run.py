@@ -2,7 +2,12 @@
 
 Usage: `python -m bench.run` (after `bench.generate` and `bench.check_same_data`; `make bench`
 does all three). BENCH_SECONDS, BENCH_WARMUP, BENCH_ROUNDS and BENCH_CONNECTIONS shorten or
-lengthen the run (see bench/config.py).
+lengthen the run, BENCH_SERVERS and BENCH_OPERATIONS narrow it (see bench/config.py).
+
+BENCH_BASELINE=<git commit> adds that commit of this project as the server `ours-before`, checked
+out into a temporary git worktree for the run (bench/baseline.py): it is checked to give ours'
+answers to every read, then measured in every round like the others, and the report adds the
+ratios ours ÷ ours-before.
 
 Servers are alternated: every round starts each server in turn (the order reversed on odd
 rounds), warms each operation up, then measures it; only one server runs at a time. SQL
@@ -26,6 +31,8 @@ import re
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from importlib.metadata import version
@@ -36,9 +43,10 @@ import asyncpg
 import httpx
 
 from bench import check_same_data
-from bench.check_same_data import pick_targets
-from bench.config import BENCH_DIR, PEER_DIR, BenchConfig, Sizes
-from bench.operations import OPERATIONS, Operation, Targets
+from bench.baseline import Baseline, checked_out
+from bench.check_same_data import check_baseline, pick_targets
+from bench.config import BENCH_DIR, PEER, PEER_DIR, BenchConfig, Sizes
+from bench.operations import Operation, Targets, chosen
 from bench.servers import (
     RESULTS_DIR,
     DatabaseCpu,
@@ -82,9 +90,11 @@ class Statements:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What a run needs: the configuration, the rows the pages read, and the bench user's token."""
+    """What a run needs: the configuration, the operations measured, the rows the pages read,
+    and the bench user's token."""
 
     config: BenchConfig
+    operations: tuple[Operation, ...]
     targets: Targets
     token: str
 
@@ -215,7 +225,7 @@ def count_statements(plan: Plan, server: Server) -> dict[str, Statements]:
     last_comment_id = sql(config, "SELECT coalesce(max(id), 0) FROM comments")
     try:
         with running(server, cpu=None), httpx.Client(timeout=30.0) as client:
-            for operation in (o for o in OPERATIONS if applies(server, o)):
+            for operation in (o for o in plan.operations if applies(server, o)):
                 query = operation.query if server.is_ours else operation.peer_query
                 assert query is not None
                 variables = operation.variables(plan.targets, peer=not server.is_ours)
@@ -246,7 +256,7 @@ def run_rounds(plan: Plan, servers: list[Server]) -> list[Measurement]:
         order = servers if round_number % 2 == 0 else list(reversed(servers))
         for server in order:
             with running(server, cpu=SERVER_CPU) as pid:
-                for operation in (o for o in OPERATIONS if applies(server, o)):
+                for operation in (o for o in plan.operations if applies(server, o)):
                     wait_idle(pid)
                     result = measure(plan, server, pid, operation, round_number)
                     print(
@@ -282,13 +292,19 @@ def top_processes() -> list[str]:
     return [" ".join(line.split()) for line in result.stdout.splitlines()[:6]]
 
 
-def versions(config: BenchConfig) -> dict[str, str]:
+def peer_versions() -> dict[str, str]:
     node = subprocess.run(
         [str(PEER_DIR / "node_modules/node/bin/node"), "--version"], capture_output=True, text=True
     )
     peer = json.loads((PEER_DIR / "node_modules/postgraphile/package.json").read_text())
+    return {"postgraphile": peer["version"], "node": node.stdout.strip()}
+
+
+def versions(config: BenchConfig, servers: list[Server], baseline: Baseline | None) -> dict[str, str]:
+    """What ran; PostGraphile's only when it ran (its node_modules need not be installed
+    otherwise), the baseline's commit when there was one."""
     wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True)
-    return {
+    found = {
         "python": platform.python_version(),
         "strawberry-graphql": version("strawberry-graphql"),
         "graphql-core": version("graphql-core"),
@@ -296,14 +312,16 @@ def versions(config: BenchConfig) -> dict[str, str]:
         "asyncpg": version("asyncpg"),
         "fastapi": version("fastapi"),
         "uvicorn": version("uvicorn"),
-        "postgraphile": peer["version"],
-        "node": node.stdout.strip(),
+        **(peer_versions() if any(server.name == PEER for server in servers) else {}),
         "postgresql": str(sql(config, "SHOW server_version")),
         "wrk": (wrk_version.stdout + wrk_version.stderr).split("\n", 1)[0].strip(),
         "conduit-graphql commit": git_state(),
         "cpu": _cpu_model(),
         "kernel": platform.release(),
     }
+    if baseline is not None:
+        found["ours-before commit"] = f"{baseline.short} (`{baseline.asked}`: {baseline.subject})"
+    return found
 
 
 def git_state() -> str:
@@ -341,16 +359,35 @@ def medians(measurements: list[Measurement]) -> dict[tuple[str, str], dict[str, 
     }
 
 
+@contextmanager
+def baseline_of(config: BenchConfig) -> Iterator[Baseline | None]:
+    """The baseline commit's worktree for the run, or None without BENCH_BASELINE."""
+    if config.baseline is None:
+        yield None
+        return
+    with checked_out(config.baseline) as baseline:
+        yield baseline
+
+
 def main() -> None:
+    config = BenchConfig.from_env()
+    operations = chosen(config.operations)
+    with baseline_of(config) as baseline:
+        run(config, operations, baseline)
+
+
+def run(config: BenchConfig, operations: tuple[Operation, ...], baseline: Baseline | None) -> None:
+    """Check the baseline, count statements, measure every round, and write the report."""
     from bench.report import write_report
 
-    config = BenchConfig.from_env()
     started = datetime.now(UTC)
     background_before = busy_cpu_percent()
     processes_before = top_processes()
     targets = asyncio.run(pick_targets(config))
-    plan = Plan(config, targets, sign_in(config))
-    servers = all_servers(config)
+    plan = Plan(config, operations, targets, sign_in(config))
+    servers = all_servers(config, baseline)
+    if baseline is not None:
+        check_baseline(config, targets, servers)
     statements = {server.name: count_statements(plan, server) for server in servers}
     measurements = run_rounds(plan, servers)
     background_after = busy_cpu_percent()
@@ -360,9 +397,11 @@ def main() -> None:
         "background_cpu_percent": (background_before, background_after),
         "processes_before": processes_before,
         "load_average_after": os.getloadavg(),
-        "versions": versions(config),
+        "versions": versions(config, servers, baseline),
         "sizes": asdict(Sizes()),
         "targets": asdict(targets),
+        "operations": [operation.name for operation in operations],
+        "baseline": None if baseline is None else {"asked": baseline.asked, "commit": baseline.commit},
     }
     RESULTS_DIR.mkdir(exist_ok=True)
     raw = RESULTS_DIR / f"raw-{started:%Y%m%dT%H%M%S}.json"
@@ -376,7 +415,9 @@ def main() -> None:
             indent=2,
         )
     )
-    write_report(config, servers, context, medians(measurements), statements, BENCH_DIR / "RESULTS.md")
+    write_report(
+        config, servers, operations, context, medians(measurements), statements, BENCH_DIR / "RESULTS.md"
+    )
     print(f"bench: wrote {BENCH_DIR / 'RESULTS.md'} (raw numbers in {raw})")
 
 

@@ -1,4 +1,5 @@
-"""The three servers under test, and starting/stopping one as a process pinned to one core.
+"""The servers under test (ours, PostGraphile, ours with batching off, and with BENCH_BASELINE an
+earlier commit of ours), and starting/stopping one as a process pinned to one core.
 
 Each server runs in its own process group, so stopping it also stops anything it spawned
 (PostGraphile's node binary is a wrapper); only the group we started is ever signalled.
@@ -14,13 +15,15 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import httpx
 
-from bench.config import PEER_DIR, PROJECT_ROOT, SECRET_KEY, BenchConfig
+from bench import baseline as baselines
+from bench.baseline import Baseline
+from bench.config import BASELINE, N_PLUS_ONE, OURS, PEER, PEER_DIR, PROJECT_ROOT, SECRET_KEY, BenchConfig
 from db.settings import Settings
 
 READY_TIMEOUT_SECONDS = 90.0
@@ -54,7 +57,7 @@ def ours(config: BenchConfig, *, batching: bool = True, port: int = 8101) -> Ser
     """Our app under uvicorn as `conduit serve` runs it (uvloop, httptools with its writes joined:
     graph/transport/protocol.py), one worker, no access log, production settings."""
     return Server(
-        name="ours" if batching else "ours-n+1",
+        name=OURS if batching else N_PLUS_ONE,
         description="Conduit GraphQL" + ("" if batching else " with DataLoader batching off (N+1)"),
         command=(
             sys.executable,
@@ -91,7 +94,7 @@ def ours(config: BenchConfig, *, batching: bool = True, port: int = 8101) -> Ser
 def postgraphile(config: BenchConfig, port: int = 8103) -> Server:
     """PostGraphile 5 with the shared production-like preset, on Node 22 from node_modules."""
     return Server(
-        name="postgraphile",
+        name=PEER,
         description="PostGraphile 5 (Amber preset, pool of 10)",
         command=(
             "node_modules/node/bin/node",
@@ -111,8 +114,29 @@ def postgraphile(config: BenchConfig, port: int = 8103) -> Server:
     )
 
 
-def all_servers(config: BenchConfig) -> list[Server]:
-    return [ours(config), postgraphile(config), ours(config, batching=False, port=8102)]
+def before(config: BenchConfig, baseline: Baseline, port: int = 8104) -> Server:
+    """Ours as it was at the baseline commit: the same command, settings and venv Python, run in
+    the commit's worktree with it first on the import path (`bench/baseline.py`)."""
+    server = ours(config, port=port)
+    return replace(
+        server,
+        name=BASELINE,
+        description=f"Conduit GraphQL at {baseline.short} ({baseline.subject[:60]})",
+        cwd=baseline.path,
+        env={**server.env, **baselines.environment(baseline.path)},
+    )
+
+
+def all_servers(config: BenchConfig, baseline: Baseline | None = None) -> list[Server]:
+    """The servers this run measures (BENCH_SERVERS), in the order a round starts them; the
+    baseline only when its worktree is given."""
+    servers = [
+        ours(config),
+        *((before(config, baseline),) if baseline is not None else ()),
+        postgraphile(config),
+        ours(config, batching=False, port=8102),
+    ]
+    return [server for server in servers if config.runs(server.name)]
 
 
 def post(

@@ -1,11 +1,7 @@
-"""Articles, read (by slug or id, the filtered list, pages per author, counts) and written
-(create, update, delete, each with its tags); tags are in db/tags.py, slugs in db/slugs.py,
-favorites in db/favorites.py.
-
-Reads give records (`db.rows.ArticleRow`). A write takes its article as an ORM object, with
-the lock it needs (`get_existing`), and gives back the one it changed or made: either shows
-as an `ArticleRow`.
-"""
+"""Articles, read (by slug or id, the filtered list, pages per author, counts; as records, an
+`ArticleRow`) and written (create, update, delete, each with its tags; on the ORM `Article`
+`get_existing` locks, which shows as an `ArticleRow` too); tags are in db/tags.py, slugs in
+db/slugs.py, favorites in db/favorites.py."""
 
 from __future__ import annotations
 
@@ -15,7 +11,7 @@ from datetime import datetime, timedelta
 from functools import cache, lru_cache
 from typing import Any
 
-from sqlalchemy import FromClause, String, bindparam, delete, func, insert, select
+from sqlalchemy import ColumnElement, FromClause, String, bindparam, delete, func, insert, select
 from sqlalchemy import update as update_
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -70,7 +66,7 @@ async def articles_by_id(
     return {article.id: article for article in found}
 
 
-def _narrowing_values(narrowing: ArticleFilter) -> dict[str, str] | None:
+def narrowing_values(narrowing: ArticleFilter) -> dict[str, str] | None:
     """The filter's given parts as statement parameters; None when no article can match."""
     given = {
         "tag": narrowing.tag,
@@ -83,18 +79,26 @@ def _narrowing_values(narrowing: ArticleFilter) -> dict[str, str] | None:
     return {name: value if name == "tag" else rules.key(value) for name, value in values.items()}
 
 
+def narrowed(articles: FromClause, parts: frozenset[str], prefix: str = "") -> list[ColumnElement[bool]]:
+    """The conditions of the filter parts named in `parts` on `articles` (the table or an alias),
+    their values bound when the statement runs, as `narrowing_values` names them (after `prefix`)."""
+    conditions: list[ColumnElement[bool]] = []
+    if "tag" in parts:
+        tagged = tags.article_ids_with_tag(bindparam(f"{prefix}tag", type_=String()))
+        conditions.append(articles.c.id.in_(tagged))
+    if "author_key" in parts:
+        author = select(User.id).where(User.username_key == bindparam(f"{prefix}author_key"))
+        conditions.append(articles.c.author_id.in_(author.scalar_subquery()))
+    if "fan_key" in parts:
+        fan = select(User.id).where(User.username_key == bindparam(f"{prefix}fan_key"))
+        favorited = select(Favorite.article_id).where(Favorite.user_id.in_(fan.scalar_subquery()))
+        conditions.append(articles.c.id.in_(favorited))
+    return conditions
+
+
 def _filtered(stmt: Query, parts: frozenset[str], articles: FromClause = _ARTICLES) -> Query:
     """`stmt` narrowed by the filter parts named in `parts`, their values bound when it runs."""
-    if "tag" in parts:
-        stmt = stmt.where(articles.c.id.in_(tags.article_ids_with_tag(bindparam("tag", type_=String()))))
-    if "author_key" in parts:
-        author = select(User.id).where(User.username_key == bindparam("author_key"))
-        stmt = stmt.where(articles.c.author_id.in_(author.scalar_subquery()))
-    if "fan_key" in parts:
-        fan = select(User.id).where(User.username_key == bindparam("fan_key"))
-        favorited = select(Favorite.article_id).where(Favorite.user_id.in_(fan.scalar_subquery()))
-        stmt = stmt.where(articles.c.id.in_(favorited))
-    return stmt
+    return stmt.where(*narrowed(articles, parts))
 
 
 @lru_cache(maxsize=512)
@@ -126,7 +130,7 @@ async def list_articles(
     counted: bool = False,
 ) -> Slice:
     """The global list, newest first; with `counted`, its length is read with the page."""
-    values = _narrowing_values(narrowing)
+    values = narrowing_values(narrowing)
     if values is None:
         return Slice([], has_more=False, total=0 if counted else None)
     stmt = _listing(frozenset(values), window.shape, demand, viewer_id is None, counted)
@@ -135,7 +139,7 @@ async def list_articles(
 
 
 async def count_articles(reader: Reader, *, narrowing: ArticleFilter) -> int:
-    values = _narrowing_values(narrowing)
+    values = narrowing_values(narrowing)
     if values is None:
         return 0
     [(count,)] = await fetch(reader, _counting(frozenset(values)), values)

@@ -87,7 +87,7 @@ def demand_of(cls: type, selected: Selected) -> Demand:
     columns: set[str] = set()
     computed: set[str] = set()
     joined: list[tuple[str, Demand]] = []
-    reads = _reads_of(cls)
+    reads = reads_of(cls)
     for name, under in selected.items():
         read = reads.get(name)
         if read is None:
@@ -122,7 +122,7 @@ def _merged(one: Selected, other: Selected) -> Selected:
 
 
 @cache
-def _reads_of(cls: type) -> dict[str, tuple[str, str, type | None]]:
+def reads_of(cls: type) -> dict[str, tuple[str, str, type | None]]:
     """For each GraphQL field of `cls`: a stored column (a field without resolver), a value
     read with the row, or a joined relation and its type."""
     reads: dict[str, tuple[str, str, type | None]] = {}

@@ -48,13 +48,14 @@ class Window:
     def shape(self) -> Shape:
         return Shape(self.after is not None, self.before is not None, self.backward)
 
-    def parameters(self) -> dict[str, Any]:
-        """The values a windowed statement binds: one row more than the page, and the keys."""
-        values: dict[str, Any] = {"window_limit": self.limit + 1}
+    def parameters(self, prefix: str = "") -> dict[str, Any]:
+        """The values a windowed statement binds: one row more than the page, and the keys
+        (named with `prefix` where one statement reads several windows)."""
+        values: dict[str, Any] = {f"{prefix}window_limit": self.limit + 1}
         if self.after is not None:
-            values["after_sort"], values["after_id"] = self.after
+            values[f"{prefix}after_sort"], values[f"{prefix}after_id"] = self.after
         if self.before is not None:
-            values["before_sort"], values["before_id"] = self.before
+            values[f"{prefix}before_sort"], values[f"{prefix}before_id"] = self.before
         return values
 
 
@@ -73,19 +74,23 @@ def _key(columns: tuple[Any, Any], bound: str) -> Any:
     return tuple_(bindparam(f"{bound}_sort", type_=sort.type), bindparam(f"{bound}_id", type_=id_.type))
 
 
-def _bounds(columns: tuple[Any, Any], descending: bool, shape: Shape) -> list[ColumnElement[bool]]:
+def bounds(
+    columns: tuple[Any, Any], descending: bool, shape: Shape, prefix: str = ""
+) -> list[ColumnElement[bool]]:
+    """The conditions that keep a list's rows inside a window of this shape (its keys bound
+    as `Window.parameters(prefix)` names them)."""
     key = tuple_(*columns)
     conditions = []
     if shape.after:
-        after = _key(columns, "after")
+        after = _key(columns, f"{prefix}after")
         conditions.append(key < after if descending else key > after)
     if shape.before:
-        before = _key(columns, "before")
+        before = _key(columns, f"{prefix}before")
         conditions.append(key > before if descending else key < before)
     return conditions
 
 
-def _ordering(columns: tuple[Any, Any], descending: bool, shape: Shape) -> list[Any]:
+def ordering(columns: tuple[Any, Any], descending: bool, shape: Shape) -> list[Any]:
     """Backward windows read the list in reverse, then `cut` turns them round."""
     reverse = descending != shape.backward
     return [column.desc() if reverse else column.asc() for column in columns]
@@ -95,8 +100,8 @@ def windowed(stmt: Query, columns: tuple[Any, Any], *, descending: bool, shape: 
     """`stmt` narrowed to a window of this shape, fetching one extra row to tell whether more
     exist; run it with the window's `parameters()`."""
     return (
-        stmt.where(*_bounds(columns, descending, shape))
-        .order_by(*_ordering(columns, descending, shape))
+        stmt.where(*bounds(columns, descending, shape))
+        .order_by(*ordering(columns, descending, shape))
         .limit(bindparam("window_limit"))
     )
 
@@ -132,21 +137,21 @@ def windowed_per_parent(
     there) and about 40 ms with ROW_NUMBER().
     """
     sort, id_ = columns
-    bounds = _bounds(columns, descending, shape)
-    ordering = _ordering(columns, descending, shape)
+    kept = bounds(columns, descending, shape)
+    order = ordering(columns, descending, shape)
     if lateral:
         parents = func.unnest(bindparam("ids", type_=postgresql.ARRAY(parent.type)))
         parent_ids = parents.table_valued("parent_id").render_derived(name="parents")
         keys = (
             select(sort.label("page_sort"), id_.label("page_id"))
-            .where(parent == parent_ids.c.parent_id, *bounds)
-            .order_by(*ordering)
+            .where(parent == parent_ids.c.parent_id, *kept)
+            .order_by(*order)
             .limit(bindparam("window_limit"))
             .correlate(parent_ids)
             .lateral("page")
         )
         joined = parent_ids.join(keys, true()).join(source, row_id == keys.c.page_id)
-        in_page = _ordering((keys.c.page_sort, keys.c.page_id), descending, shape)
+        in_page = ordering((keys.c.page_sort, keys.c.page_id), descending, shape)
         stmt = stmt.add_columns(parent_ids.c.parent_id, keys.c.page_sort, keys.c.page_id)
         if counted:
             lengths = _list_lengths(parent)
@@ -156,9 +161,9 @@ def windowed_per_parent(
     stmt = stmt.select_from(source)
     if id_.table is not row_id.table:
         stmt = stmt.join(id_.table, id_ == row_id)
-    rank = func.row_number().over(partition_by=parent, order_by=ordering).label("parent_rank")
+    rank = func.row_number().over(partition_by=parent, order_by=order).label("parent_rank")
     labels = (parent.label("parent_id"), sort.label("page_sort"), id_.label("page_id"), rank)
-    inner = stmt.add_columns(*labels).where(any_of(parent), *bounds).subquery()
+    inner = stmt.add_columns(*labels).where(any_of(parent), *kept).subquery()
     outer = select(inner)
     if counted:
         lengths = _list_lengths(parent)

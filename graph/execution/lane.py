@@ -26,12 +26,19 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any, cast
 
 import orjson
-from graphql import DocumentNode, GraphQLError, GraphQLSchema, OperationType, get_operation_ast
+from graphql import (
+    DocumentNode,
+    GraphQLError,
+    GraphQLSchema,
+    OperationDefinitionNode,
+    OperationType,
+    get_operation_ast,
+)
 from graphql.validation import specified_rules
 from opentelemetry import trace
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -43,6 +50,7 @@ from db.settings import Settings
 from graph.auth import request_context
 from graph.context import Services
 from graph.errors import masked
+from graph.execution.compiled import Compiled, JsonReads
 from graph.execution.extensions import parse_document
 from graph.execution.levelwise import Fallback
 from graph.execution.limits import cost_report, estimate_cost, limit_rules, sizes_vary
@@ -64,8 +72,11 @@ class Plan:
     anonymous); `cost` is known up front when no variable sets a page size."""
 
     document: DocumentNode
+    operation: OperationDefinitionNode
     name: str | None
     cost: int | None
+    compiled: dict[Any, Compiled | None] = field(default_factory=dict, compare=False)
+    """Its statements for PostgreSQL's JSON (graph/execution/compiled.py), by variable shape."""
 
 
 class QueryLane:
@@ -86,6 +97,7 @@ class QueryLane:
         self.settings = settings
         self.path = path
         self.tracer = _tracer() if settings.otel_enabled else None
+        self.json_reads = None if settings.is_sqlite else JsonReads(self.schema)
         rules = (*specified_rules, *limit_rules(settings))
         self.plan: Callable[[str, str | None], Plan | None] = lru_cache(maxsize=PLANS_CACHED)(
             lambda query, operation_name: self._plan(query, operation_name, rules)
@@ -183,7 +195,15 @@ class QueryLane:
         try:
             try:
                 with self._span(plan.name):
-                    data = await self.levelwise.execute(plan.document, variables, operation_name, context)
+                    built = None
+                    if self.json_reads is not None:
+                        built = await self.json_reads.answer(
+                            plan.document, plan.operation, plan.compiled, variables, context
+                        )
+                    if built is None:
+                        data = await self.levelwise.execute(plan.document, variables, operation_name, context)
+                    else:
+                        data = built
             except Fallback as fallback:
                 context.levelwise_tried = fallback.reason
                 self.levelwise.fallbacks.report(query, fallback.reason, plan.name)
@@ -223,7 +243,7 @@ class QueryLane:
         if validate_document(self.schema, document, rules):
             return None
         fixed = None if sizes_vary(document) else estimate_cost(self.schema, document, operation_name, None)
-        return Plan(document, operation.name.value if operation.name else None, fixed)
+        return Plan(document, operation, operation.name.value if operation.name else None, fixed)
 
 
 async def _send(send: Send, status: int, response: dict[str, Any], media_type: str) -> None:

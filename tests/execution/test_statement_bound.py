@@ -198,7 +198,8 @@ def test_the_bound_counts_root_fields_and_nested_connections() -> None:
     assert bound(schema, query) == 4
 
 
-#: Every read the benchmark sends, and exactly the statements it takes on either engine.
+#: Every read the benchmark sends, and exactly the statements it takes on SQLite, level by level.
+#: On PostgreSQL each is one statement that builds the whole answer as JSON (graph/execution/compiled.py).
 BENCH_STATEMENTS = {
     "typename": 0,
     "feed": 1,  # the articles with their authors, tags, counts and flags
@@ -218,7 +219,7 @@ BENCH_STATEMENTS = {
 
 @pytest.mark.parametrize("operation", [o for o in OPERATIONS if not o.write], ids=lambda o: o.name)
 async def test_each_bench_read_takes_exactly_its_statements(
-    client: httpx.AsyncClient, statements: StatementCounter, operation: Operation
+    client: httpx.AsyncClient, statements: StatementCounter, operation: Operation, engine_name: str
 ) -> None:
     token = await seed(client)
     targets = Targets(
@@ -229,4 +230,7 @@ async def test_each_bench_read_takes_exactly_its_statements(
         client, operation.query, operation.variables(targets), token if operation.signed_in else None
     )
     assert "errors" not in answer, answer
-    assert statements.count == BENCH_STATEMENTS[operation.name]
+    if engine_name == "postgresql":
+        assert statements.count == min(1, BENCH_STATEMENTS[operation.name])
+    else:
+        assert statements.count == BENCH_STATEMENTS[operation.name]
