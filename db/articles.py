@@ -1,6 +1,7 @@
-"""Articles, read (by slug or id, the filtered list, pages per author, counts) and written
-(create, update, delete, each with its tags); tags are in db/tags.py, slugs in db/slugs.py,
-favorites in db/favorites.py."""
+"""Articles, read (by slug or id, the filtered list, pages per author, counts; as records, an
+`ArticleRow`) and written (create, update, delete, each with its tags; on the ORM `Article`
+`get_existing` locks, which shows as an `ArticleRow` too); tags are in db/tags.py, slugs in
+db/slugs.py, favorites in db/favorites.py."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import rules, slugs, tags
 from db.errors import Conflict, Forbidden, Invalid, NotFound
 from db.models import Article, Comment, Favorite, User, utc_now
+from db.rows import ArticleRow
 from db.shown import ARTICLES
 from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import ParentPages, Query, Shape, Slice, Window, cut, windowed
-from db.sql.statements import Record, any_of, counts_by
+from db.sql.statements import any_of, counts_by
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,21 +48,21 @@ def _lookup(by: str, demand: Demand | None, anonymous: bool) -> Query:
 
 
 async def get_by_slug(
-    session: Reader, slug: str, demand: Demand | None = None, *, viewer_id: int | None = None
-) -> Record | None:
+    reader: Reader, slug: str, demand: Demand | None = None, *, viewer_id: int | None = None
+) -> ArticleRow | None:
     if not rules.comparable(slug):
         return None
-    found = await fetch(
-        session, _lookup("slug", demand, viewer_id is None), {"slug": slug, "viewer_id": viewer_id}
+    found: list[ArticleRow] = await fetch(
+        reader, _lookup("slug", demand, viewer_id is None), {"slug": slug, "viewer_id": viewer_id}
     )
     return found[0] if found else None
 
 
 async def articles_by_id(
-    session: Reader, article_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
-) -> dict[int, Record]:
+    reader: Reader, article_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+) -> dict[int, ArticleRow]:
     stmt = _lookup("ids", demand, viewer_id is None)
-    found = await fetch(session, stmt, {"ids": article_ids, "viewer_id": viewer_id})
+    found: list[ArticleRow] = await fetch(reader, stmt, {"ids": article_ids, "viewer_id": viewer_id})
     return {article.id: article for article in found}
 
 
@@ -119,7 +121,7 @@ def _counting(parts: frozenset[str]) -> Query:
 
 
 async def list_articles(
-    session: Reader,
+    reader: Reader,
     *,
     narrowing: ArticleFilter,
     window: Window,
@@ -133,14 +135,14 @@ async def list_articles(
         return Slice([], has_more=False, total=0 if counted else None)
     stmt = _listing(frozenset(values), window.shape, demand, viewer_id is None, counted)
     parameters = {**values, **window.parameters(), "viewer_id": viewer_id}
-    return cut(await fetch(session, stmt, parameters), window, counted=counted)
+    return cut(await fetch(reader, stmt, parameters), window, counted=counted)
 
 
-async def count_articles(session: Reader, *, narrowing: ArticleFilter) -> int:
+async def count_articles(reader: Reader, *, narrowing: ArticleFilter) -> int:
     values = narrowing_values(narrowing)
     if values is None:
         return 0
-    [(count,)] = await fetch(session, _counting(frozenset(values)), values)
+    [(count,)] = await fetch(reader, _counting(frozenset(values)), values)
     return int(count)
 
 
@@ -148,7 +150,7 @@ _AUTHOR_PAGES = ParentPages(ARTICLES, _ARTICLES.c.author_id, NEWEST_FIRST, desce
 
 
 async def pages_by_author_id(
-    session: Reader,
+    reader: Reader,
     author_ids: Sequence[int],
     window: Window,
     demand: Demand | None = None,
@@ -157,14 +159,14 @@ async def pages_by_author_id(
     counted: bool = False,
 ) -> dict[int, Slice]:
     """Each author's articles, newest first, all in one statement."""
-    return await _AUTHOR_PAGES.read(session, author_ids, window, demand, viewer_id=viewer_id, counted=counted)
+    return await _AUTHOR_PAGES.read(reader, author_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
 _COUNTS_BY_AUTHOR = counts_by(_ARTICLES.c.author_id)
 
 
-async def counts_by_author_id(session: Reader, author_ids: Sequence[int]) -> dict[int, int]:
-    return dict(await fetch(session, _COUNTS_BY_AUTHOR, {"ids": author_ids}))
+async def counts_by_author_id(reader: Reader, author_ids: Sequence[int]) -> dict[int, int]:
+    return dict(await fetch(reader, _COUNTS_BY_AUTHOR, {"ids": author_ids}))
 
 
 async def create(

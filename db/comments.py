@@ -11,11 +11,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from db import articles, rules
 from db.errors import Forbidden, NotFound
 from db.models import Comment, utc_now
+from db.rows import CommentRow
 from db.shown import COMMENTS
 from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import ParentPages, Query, Slice, Window
-from db.sql.statements import Record, any_of, counts_by
+from db.sql.statements import any_of, counts_by
 
 _COMMENTS = Comment.__table__
 OLDEST_FIRST = (_COMMENTS.c.created_at, _COMMENTS.c.id)
@@ -29,10 +30,10 @@ def _by_ids(demand: Demand | None, anonymous: bool) -> Query:
 
 
 async def comments_by_id(
-    session: Reader, comment_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
-) -> dict[int, Record]:
-    found = await fetch(
-        session, _by_ids(demand, viewer_id is None), {"ids": comment_ids, "viewer_id": viewer_id}
+    reader: Reader, comment_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+) -> dict[int, CommentRow]:
+    found: list[CommentRow] = await fetch(
+        reader, _by_ids(demand, viewer_id is None), {"ids": comment_ids, "viewer_id": viewer_id}
     )
     return {comment.id: comment for comment in found}
 
@@ -41,7 +42,7 @@ _PAGES = ParentPages(COMMENTS, _COMMENTS.c.article_id, OLDEST_FIRST, descending=
 
 
 async def pages_by_article_id(
-    session: Reader,
+    reader: Reader,
     article_ids: Sequence[int],
     window: Window,
     demand: Demand | None = None,
@@ -50,11 +51,11 @@ async def pages_by_article_id(
     counted: bool = False,
 ) -> dict[int, Slice]:
     """Each article's comments, oldest first, all in one statement."""
-    return await _PAGES.read(session, article_ids, window, demand, viewer_id=viewer_id, counted=counted)
+    return await _PAGES.read(reader, article_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
-async def counts_by_article_id(session: Reader, article_ids: Sequence[int]) -> dict[int, int]:
-    return dict(await fetch(session, _COUNTS, {"ids": article_ids}))
+async def counts_by_article_id(reader: Reader, article_ids: Sequence[int]) -> dict[int, int]:
+    return dict(await fetch(reader, _COUNTS, {"ids": article_ids}))
 
 
 async def create(session: AsyncSession, *, author_id: int, article_slug: str, body: str) -> Comment:

@@ -28,7 +28,7 @@ _FAVORITE_PAGES = ParentPages(ARTICLES, _FAVORITES.c.user_id, RECENTLY_FAVORITED
 
 
 async def favorites_pages_by_user_id(
-    session: Reader,
+    reader: Reader,
     user_ids: Sequence[int],
     window: Window,
     demand: Demand | None = None,
@@ -38,25 +38,25 @@ async def favorites_pages_by_user_id(
 ) -> dict[int, Slice]:
     """Each user's favorited articles, most recently favorited first; a row's `page_sort` is
     when the user favorited it."""
-    return await _FAVORITE_PAGES.read(session, user_ids, window, demand, viewer_id=viewer_id, counted=counted)
+    return await _FAVORITE_PAGES.read(reader, user_ids, window, demand, viewer_id=viewer_id, counted=counted)
 
 
 _FAVORITES_COUNTS_BY_USER = counts_by(_FAVORITES.c.user_id)
 
 
-async def favorites_counts_by_user_id(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
-    return dict(await fetch(session, _FAVORITES_COUNTS_BY_USER, {"ids": user_ids}))
+async def favorites_counts_by_user_id(reader: Reader, user_ids: Sequence[int]) -> dict[int, int]:
+    return dict(await fetch(reader, _FAVORITES_COUNTS_BY_USER, {"ids": user_ids}))
 
 
-async def favorite_counts(session: Reader, article_ids: Sequence[int]) -> dict[int, int]:
+async def favorite_counts(reader: Reader, article_ids: Sequence[int]) -> dict[int, int]:
     """Number of favorites per article; articles without any are absent."""
-    return dict(await fetch(session, _FAVORITE_COUNTS, {"ids": article_ids}))
+    return dict(await fetch(reader, _FAVORITE_COUNTS, {"ids": article_ids}))
 
 
-async def favorited_ids(session: Reader, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
+async def favorited_ids(reader: Reader, *, user_id: int, article_ids: Sequence[int]) -> set[int]:
     """Which of `article_ids` the user favorited."""
     return {
-        row.article_id for row in await fetch(session, _FAVORITED, {"user_id": user_id, "ids": article_ids})
+        row.article_id for row in await fetch(reader, _FAVORITED, {"user_id": user_id, "ids": article_ids})
     }
 
 

@@ -29,7 +29,7 @@ def _feed(shape: Shape, demand: Demand | None, anonymous: bool, counted: bool) -
 
 
 async def list_feed(
-    session: Reader,
+    reader: Reader,
     *,
     follower_id: int,
     window: Window,
@@ -40,13 +40,13 @@ async def list_feed(
     with `counted`, the feed's length is read with the page."""
     parameters = {"follower_id": follower_id, "viewer_id": follower_id, **window.parameters()}
     stmt = _feed(window.shape, demand, False, counted)
-    return cut(await fetch(session, stmt, parameters), window, counted=counted)
+    return cut(await fetch(reader, stmt, parameters), window, counted=counted)
 
 
 _COUNTED = ARTICLES.table.alias("counted")
 _FEED_COUNT = select(func.count()).select_from(_COUNTED).where(_COUNTED.c.author_id.in_(_followed()))
 
 
-async def count_feed(session: Reader, *, follower_id: int) -> int:
-    [(count,)] = await fetch(session, _FEED_COUNT, {"follower_id": follower_id})
+async def count_feed(reader: Reader, *, follower_id: int) -> int:
+    [(count,)] = await fetch(reader, _FEED_COUNT, {"follower_id": follower_id})
     return int(count)

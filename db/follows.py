@@ -9,13 +9,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.errors import Invalid, NotFound
 from db.models import Follow, utc_now
+from db.rows import UserRow
 from db.sql.fetch import Reader, fetch
-from db.sql.statements import Record, any_of, counts_by, insert_ignoring_duplicates
+from db.sql.statements import any_of, counts_by, insert_ignoring_duplicates
 from db.users import get_by_username
 
 
-async def follow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
-    """Idempotent; following oneself is `Invalid`."""
+async def follow(session: AsyncSession, *, follower_id: int, username: str) -> UserRow:
+    """Idempotent; following oneself is `Invalid`. The followee as read, a record: the write
+    changes a follow, not the user."""
     followee = await _existing(session, username)
     if followee.id == follower_id:
         raise Invalid("you cannot follow yourself", field=("username",))
@@ -25,7 +27,7 @@ async def follow(session: AsyncSession, *, follower_id: int, username: str) -> R
     return followee
 
 
-async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> Record:
+async def unfollow(session: AsyncSession, *, follower_id: int, username: str) -> UserRow:
     """Idempotent: unfollowing someone not followed changes nothing."""
     followee = await _existing(session, username)
     await session.execute(
@@ -34,7 +36,7 @@ async def unfollow(session: AsyncSession, *, follower_id: int, username: str) ->
     return followee
 
 
-async def _existing(session: AsyncSession, username: str) -> Record:
+async def _existing(session: AsyncSession, username: str) -> UserRow:
     user = await get_by_username(session, username)
     if user is None:
         raise NotFound("user not found", field=("username",))
@@ -49,17 +51,17 @@ _FOLLOWERS = counts_by(_FOLLOWS.c.followee_id)
 _FOLLOWING = counts_by(_FOLLOWS.c.follower_id)
 
 
-async def followed_ids(session: Reader, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
+async def followed_ids(reader: Reader, *, follower_id: int, user_ids: Sequence[int]) -> set[int]:
     """Which of `user_ids` the follower follows."""
-    followed = await fetch(session, _FOLLOWED, {"follower_id": follower_id, "ids": user_ids})
+    followed = await fetch(reader, _FOLLOWED, {"follower_id": follower_id, "ids": user_ids})
     return {row.followee_id for row in followed}
 
 
-async def follower_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
+async def follower_counts(reader: Reader, user_ids: Sequence[int]) -> dict[int, int]:
     """Followers per user; users without any are absent."""
-    return dict(await fetch(session, _FOLLOWERS, {"ids": user_ids}))
+    return dict(await fetch(reader, _FOLLOWERS, {"ids": user_ids}))
 
 
-async def following_counts(session: Reader, user_ids: Sequence[int]) -> dict[int, int]:
+async def following_counts(reader: Reader, user_ids: Sequence[int]) -> dict[int, int]:
     """Users followed per user; users following nobody are absent."""
-    return dict(await fetch(session, _FOLLOWING, {"ids": user_ids}))
+    return dict(await fetch(reader, _FOLLOWING, {"ids": user_ids}))

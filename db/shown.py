@@ -9,9 +9,9 @@ query selected, and statements follow the shape of the query (a root field, a ne
 instead of its fields. Only the columns asked for are read: an article's body (a kilobyte) or a
 timestamp (the costliest column to decode) only when shown.
 
-Rows come back as nested records (`db.sql.statements.record_maker`): a joined relation is a
-record under its name (`row.author.username`), a computed value an attribute
-(`row.favorites_count`). What a demand did not ask for is absent from the record; the field
+Rows come back as nested records (`db.sql.statements.record_maker`, typed by db/rows.py): a
+joined relation is a record under its name (`row.author.username`), a computed value an
+attribute (`row.favorites_count`). What a demand did not ask for is absent from the record; the field
 that shows it then loads it on its own (graph/batch.py).
 
 Values that depend on the viewer (`favorited`, `following`) bind `viewer_id`; an anonymous

@@ -94,10 +94,10 @@ def article_ids_with_tag(name: str | ColumnElement[str]) -> Query:
     return select(ArticleTag.article_id).join(Tag, Tag.id == ArticleTag.tag_id).where(Tag.name == name)
 
 
-async def names_by_article_id(session: Reader, article_ids: Sequence[int]) -> dict[int, list[str]]:
+async def names_by_article_id(reader: Reader, article_ids: Sequence[int]) -> dict[int, list[str]]:
     """Each article's tag names in the author's order; articles without tags are absent."""
     names: dict[int, list[str]] = defaultdict(list)
-    for article_id, name in await fetch(session, _NAMES, {"ids": article_ids}):
+    for article_id, name in await fetch(reader, _NAMES, {"ids": article_ids}):
         names[article_id].append(name)
     return names
 
@@ -128,6 +128,6 @@ _MOST_USED = (
 )
 
 
-async def list_tags(session: Reader, *, limit: int) -> list[TagCount]:
+async def list_tags(reader: Reader, *, limit: int) -> list[TagCount]:
     """The most used tags, most used first; tags no article carries are left out."""
-    return [TagCount(name, count) for name, count in await fetch(session, _MOST_USED, {"limit": limit})]
+    return [TagCount(name, count) for name, count in await fetch(reader, _MOST_USED, {"limit": limit})]

@@ -1,4 +1,8 @@
-"""Accounts and profiles (follows are in db/follows.py)."""
+"""Accounts and profiles (follows are in db/follows.py).
+
+Reads give records (typed by db/rows.py), whatever they find a user by; ORM `User`s are only
+what a unit of work changes: the one `create` made, the one `get_to_update` gives `update`.
+"""
 
 from __future__ import annotations
 
@@ -13,17 +17,19 @@ from db import rules
 from db.errors import BadCredentials, DomainError, Invalid, Invalids, Taken
 from db.models import User, utc_now
 from db.passwords import Passwords
+from db.rows import AccountRow, AuthorRow, CredentialsRow, UserRow
 from db.shown import USERS
 from db.sql.demand import Demand, shown
 from db.sql.fetch import Reader, fetch
 from db.sql.paging import Query
-from db.sql.statements import Record, any_of, author_columns
+from db.sql.statements import any_of, author_columns
 from db.throttle import LoginThrottle
 
 TAKEN = "has already been taken"
 
 
-async def get(session: AsyncSession, user_id: int) -> User | None:
+async def get_to_update(session: AsyncSession, user_id: int) -> User | None:
+    """The ORM user, for `update` to change in this unit of work; reads give records."""
     return await session.get(User, user_id)
 
 
@@ -46,35 +52,40 @@ _KEPT = (
 )
 
 
-async def keep_existing(session: AsyncSession, user_id: int) -> Record | None:
+async def keep_existing(session: AsyncSession, user_id: int) -> AuthorRow | None:
     """The user as an author, None when they no longer exist. On PostgreSQL their row is then
     kept (FOR KEY SHARE) to the end of the transaction: a concurrent deletion waits for the
     writes that refer to them instead of slipping in between as a foreign key violation."""
-    found = await fetch(session, _KEPT, {"id": user_id})
+    found: list[AuthorRow] = await fetch(session, _KEPT, {"id": user_id})
     return found[0] if found else None
 
 
 async def get_by_username(
-    session: Reader, username: str, demand: Demand | None = None, *, viewer_id: int | None = None
-) -> Record | None:
+    reader: Reader, username: str, demand: Demand | None = None, *, viewer_id: int | None = None
+) -> UserRow | None:
     if not rules.comparable(username):
         return None
     stmt = _lookup("key", demand, viewer_id is None)
-    found = await fetch(session, stmt, {"key": rules.key(username), "viewer_id": viewer_id})
+    found: list[UserRow] = await fetch(reader, stmt, {"key": rules.key(username), "viewer_id": viewer_id})
     return found[0] if found else None
 
 
-async def get_by_email(session: AsyncSession, email: str) -> User | None:
+_BY_EMAIL = select(_USERS).where(_USERS.c.email_key == bindparam("key"))
+
+
+async def get_by_email(reader: Reader, email: str) -> CredentialsRow | None:
+    """The account with this email, with its password hash (for `authenticate`)."""
     if not rules.comparable(email):
         return None
-    return await session.scalar(select(User).where(User.email_key == rules.key(email.strip())))
+    found: list[CredentialsRow] = await fetch(reader, _BY_EMAIL, {"key": rules.key(email.strip())})
+    return found[0] if found else None
 
 
 async def users_by_id(
-    session: Reader, user_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
-) -> dict[int, Record]:
-    found = await fetch(
-        session, _lookup("ids", demand, viewer_id is None), {"ids": user_ids, "viewer_id": viewer_id}
+    reader: Reader, user_ids: Sequence[int], demand: Demand | None = None, *, viewer_id: int | None = None
+) -> dict[int, UserRow]:
+    found: list[UserRow] = await fetch(
+        reader, _lookup("ids", demand, viewer_id is None), {"ids": user_ids, "viewer_id": viewer_id}
     )
     return {user.id: user for user in found}
 
@@ -102,13 +113,13 @@ async def create(
 
 
 async def authenticate(
-    session: AsyncSession,
+    reader: Reader,
     *,
     email: str,
     password: str,
     passwords: Passwords,
     throttle: LoginThrottle | None = None,
-) -> User:
+) -> AccountRow:
     """The account with these credentials; one `BadCredentials` for any mismatch.
 
     With a `throttle`, an account out of attempts is `TooManyRequests` before its password is
@@ -126,7 +137,7 @@ async def authenticate(
     account = rules.key(email)
     if throttle is not None:
         await throttle.check(account)
-    user = await get_by_email(session, email)
+    user = await get_by_email(reader, email)
     if not await passwords.verify(user.password_hash if user else None, password) or not user:
         raise BadCredentials("email or password is invalid")
     if throttle is not None:

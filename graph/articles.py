@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Self
 
 import strawberry
 
@@ -15,6 +15,7 @@ import db.articles
 import db.favorites
 import db.feeds
 import db.rules
+from db.rows import ArticleRow, UserRow
 from db.sql.demand import Demand
 from graph import pagination
 from graph.arguments import After, Before, First, Last, Slug
@@ -76,15 +77,17 @@ class Article(Node):
         description="When it last changed (equal to createdAt until then): what "
         "UpdateArticleInput.expectedUpdatedAt is compared with."
     )
-    row: strawberry.Private[Any] = None
+    row: strawberry.Private[ArticleRow | None] = None
     """The row read, with what its read brought besides (graph/selection.py)."""
     tag_names: strawberry.Private[list[str] | None] = None
     """Known already (a new article's); None: read with the row, or loaded."""
-    author_row: strawberry.Private[Any] = None
+    author_row: strawberry.Private[UserRow | None] = None
     """The author, when read with the article or known; None: load it."""
 
     @classmethod
-    def from_row(cls, row: Any, *, tag_names: list[str] | None = None, author: Any = None) -> Self:
+    def from_row(
+        cls, row: ArticleRow, *, tag_names: list[str] | None = None, author: UserRow | None = None
+    ) -> Self:
         """`tag_names` and `author` when known already (a new article's), else read with the
         row or loaded. The row has the columns its read was asked for (the others are None:
         the query selects none of their fields)."""

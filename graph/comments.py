@@ -5,15 +5,17 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from functools import partial
-from typing import Annotated, Any, Self
+from typing import Annotated, Self
 
 import strawberry
+from sqlalchemy.ext.asyncio import AsyncSession
 
 import db.articles
 import db.comments
 import db.events
 import db.rules
 from db.errors import DomainError, NotFound
+from db.rows import ArticleRow, CommentRow, UserRow
 from graph import pagination
 from graph.articles import Article
 from graph.batch import batched
@@ -31,10 +33,14 @@ async def commented_articles(comments: Sequence[Comment], context: Context) -> l
     """The articles read with the comments (joined), else loaded."""
     missing = [c.article_id for c in comments if getattr(c.row, "article", None) is None]
     loaded = dict(zip(missing, await load_all(context.loaders.article_by_id, missing), strict=True))
-    return [
-        Article.from_row(loaded[c.article_id] if (row := getattr(c.row, "article", None)) is None else row)
-        for c in comments
-    ]
+    articles = []
+    for comment in comments:
+        row: ArticleRow | None = getattr(comment.row, "article", None)
+        if row is None:
+            row = loaded[comment.article_id]
+            assert row is not None, "the comment's article is gone (deleted since the comment was read)"
+        articles.append(Article.from_row(row))
+    return articles
 
 
 @strawberry.type(description="A comment on an article.")
@@ -45,13 +51,13 @@ class Comment(Node):
     body: str = strawberry.field(description=f"The text, 1 to {db.rules.COMMENT_MAX} characters.")
     created_at: datetime = strawberry.field(description="When it was added; lists sort on it.")
     updated_at: datetime = strawberry.field(description="When it last changed (comments are not edited yet).")
-    row: strawberry.Private[Any] = None
+    row: strawberry.Private[CommentRow | None] = None
     """The row read, with what its read brought besides (graph/selection.py)."""
-    author_row: strawberry.Private[Any] = None
+    author_row: strawberry.Private[UserRow | None] = None
     """The author, when read with the comment or known; None: load it."""
 
     @classmethod
-    def from_row(cls, row: Any, *, author: Any = None) -> Self:
+    def from_row(cls, row: CommentRow, *, author: UserRow | None = None) -> Self:
         """The row has the columns its read was asked for (the others are None: the query
         selects none of their fields)."""
         return cls(
@@ -172,7 +178,7 @@ class CommentMutations:
         )
 
 
-async def _article_in(session: Any, article_id: int) -> Any:
+async def _article_in(session: AsyncSession, article_id: int) -> ArticleRow | None:
     """The article a comment write changed, read in the write's transaction. Through the
     request's loaders it would be read on a connection of its own, which on SQLite kept the
     in-process subscribers from hearing of the comment (tests/transport/test_sse.py)."""

@@ -15,13 +15,13 @@ from strawberry.types import Info as StrawberryInfo
 
 from db.events import CommentEvents
 from db.passwords import Passwords
+from db.rows import AuthorRow
 from db.settings import Settings
 from db.sql.engine import Database, Transaction
 from db.sql.fetch import Reader
-from db.sql.reads import ReadRunner, Reads
+from db.sql.reads import ReadRunner, RequestReads
 from db.sql.replicas import HEADER as WRITE_POSITION
 from db.sql.replicas import UNKNOWN_POSITION, RoutedReads, format_position, parse_position
-from db.sql.statements import Record
 from db.throttle import LoginThrottle
 from graph.errors import NotSignedIn
 from graph.loaders import Loaders
@@ -49,7 +49,7 @@ class Work:
 
     session: AsyncSession
     signed_in_as: int | None
-    author: Record | None
+    author: AuthorRow | None
     """The viewer as an author (`Context.viewer_row`), for payloads of what they wrote."""
 
     @property
@@ -89,7 +89,7 @@ class Context:
     it may run again (graph/mutations.py)."""
     transaction: Transaction | None = field(default=None, init=False)
     """A mutation operation's transaction, once it needs one (graph/mutations.py)."""
-    viewer_row: Record | None = field(default=None, init=False)
+    viewer_row: AuthorRow | None = field(default=None, init=False)
     """The signed-in viewer as an author, read (and kept) in `transaction` (graph/mutations.py):
     what a payload shows of the viewer without reading it again. None once they changed."""
     claimed_key: int | None = field(default=None, init=False)
@@ -102,11 +102,12 @@ class Context:
     reads: ReadRunner = field(init=False)
     """Where reads go: the request's connection, or its mutation's transaction once open."""
     loaders: Loaders = field(init=False)
-    _connection_reads: Reads | RoutedReads = field(init=False)
+    _request_reads: RequestReads | RoutedReads = field(init=False)
 
     def __post_init__(self) -> None:
-        self._connection_reads = self.services.database.reads(hold=self.over_http, must_see=self._must_see)
-        self.reads = self._connection_reads
+        database = self.services.database
+        self._request_reads = database.request_reads(hold=self.over_http, must_see=self._must_see)
+        self.reads = self._request_reads
         self.forget_loaded()
 
     @property
@@ -114,7 +115,8 @@ class Context:
         return self.services.database
 
     async def read(self, read: Callable[[Reader], Awaitable[T]]) -> T:
-        """`read(connection)` on the request's read connection (see `db.sql.reads.Reads.run`)."""
+        """`read(reader)` through `reads`: the request's read connection, or its mutation's
+        transaction once open (see `db.sql.reads`)."""
         return await self.reads.run(read)
 
     async def close(self) -> None:
@@ -122,7 +124,7 @@ class Context:
         try:
             await self.end_writes(commit=False)
         finally:
-            await self._connection_reads.close()
+            await self._request_reads.close()
 
     async def begin_writes(self) -> AsyncSession:
         """The operation's transaction, begun on first use; reads then go through it."""
@@ -137,7 +139,7 @@ class Context:
         transaction, self.transaction, self.claimed_key = self.transaction, None, None
         if transaction is None:
             return
-        self.reads = self._connection_reads
+        self.reads = self._request_reads
         self.forget_loaded()
         await (transaction.commit() if commit else transaction.rollback())
         if commit:

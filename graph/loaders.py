@@ -1,7 +1,7 @@
 """Every DataLoader, made per request by one factory so no cache outlives its viewer.
 
-Every batch reads through the request's `ReadRunner` (`Reads`, its one read connection, or a
-unit of work's `SessionReads`), which lends it to one batch at a time: graphql-core resolves
+Every batch reads through the request's `ReadRunner` (`RequestReads`, its one read connection, or a
+unit of work's `UnitOfWorkReads`), which lends it to one batch at a time: graphql-core resolves
 sibling fields concurrently, and a connection or session must never serve two coroutines at once.
 """
 
@@ -20,10 +20,10 @@ import db.favorites
 import db.follows
 import db.tags
 import db.users
+from db.rows import ArticleRow, CommentRow, UserRow
 from db.sql.fetch import Reader
 from db.sql.paging import Slice, Window
 from db.sql.reads import ReadRunner
-from db.sql.statements import Record
 
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
@@ -33,7 +33,7 @@ PageKey = tuple[int, Window]
 class Loaders:
     """The loaders of one request; `viewer_id` scopes the viewer-dependent ones.
 
-    The batch functions hold the request's `Reads`, never the `Loaders` that holds them: that
+    The batch functions hold the request's `ReadRunner`, never the `Loaders` that holds them: that
     would be a reference cycle, and every row the request read would wait in it for the garbage
     collector instead of going when the request does.
     """
@@ -46,15 +46,15 @@ class Loaders:
     # Each loader is made when a request first asks for it: most requests use a few.
 
     @cached_property
-    def user_by_id(self) -> DataLoader[int, Record | None]:
+    def user_by_id(self) -> DataLoader[int, UserRow | None]:
         return self._by_key(db.users.users_by_id, None)
 
     @cached_property
-    def article_by_id(self) -> DataLoader[int, Record | None]:
+    def article_by_id(self) -> DataLoader[int, ArticleRow | None]:
         return self._by_key(db.articles.articles_by_id, None)
 
     @cached_property
-    def comment_by_id(self) -> DataLoader[int, Record | None]:
+    def comment_by_id(self) -> DataLoader[int, CommentRow | None]:
         return self._by_key(db.comments.comments_by_id, None)
 
     @cached_property
@@ -111,7 +111,7 @@ class Loaders:
         reads = self._reads
 
         async def load(keys: list[K]) -> list[V]:
-            found = await reads.run(lambda session: fetch(session, keys))
+            found = await reads.run(lambda reader: fetch(reader, keys))
             return [found.get(key, default) for key in keys]
 
         return DataLoader(load_fn=load, max_batch_size=None if self._batch else 1)
@@ -159,8 +159,8 @@ def _bound(
     parent_ids: Sequence[int],
     window: Window,
 ) -> Callable[[Reader], Awaitable[dict[int, Slice]]]:
-    """`fetch` for these parents and window, waiting only for its session."""
-    return lambda session: fetch(session, parent_ids, window)
+    """`fetch` for these parents and window, waiting only for its reader."""
+    return lambda reader: fetch(reader, parent_ids, window)
 
 
 async def load_all(loader: DataLoader[K, V], keys: Sequence[K]) -> list[V]:

@@ -17,6 +17,7 @@ import db.follows
 import db.rules
 import db.users
 from db.errors import DomainError, TooManyRequests
+from db.rows import AccountRow
 from graph.arguments import Username
 from graph.auth import issue_token
 from graph.batch import batched
@@ -172,7 +173,7 @@ class UserMutations:
         }
         try:
             async with context.unit_of_work() as work:
-                user = await db.users.get(work.session, work.viewer_id)
+                user = await db.users.get_to_update(work.session, work.viewer_id)
                 if user is None:  # not while the operation holds the viewer's row (graph/mutations.py)
                     raise Unauthenticated("the token's user no longer exists")
                 row = await db.users.update(
@@ -204,7 +205,7 @@ async def _change_follow(info: Info, username: str, change: Any) -> FollowPayloa
     return FollowPayload(user=User.from_row(row))
 
 
-def _signed_in(context: Context, row: Any) -> AuthPayload:
+def _signed_in(context: Context, row: AccountRow) -> AuthPayload:
     """The payload with a new token; the response, a bearer credential, is then never stored."""
     context.issued_credentials = True
     return AuthPayload(token=issue_token(context.services.settings, row.id), viewer=Viewer.from_row(row))

@@ -6,12 +6,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 from functools import partial
-from typing import TYPE_CHECKING, Annotated, Any, Self
+from typing import TYPE_CHECKING, Annotated, Any, Self, cast
 
 import strawberry
 
 import db.rules
 import db.users
+from db.rows import AccountRow, UserRow
 from db.sql.demand import Demand
 from graph.arguments import After, Before, First, Last, Username
 from graph.batch import at_root, batched, later
@@ -73,11 +74,11 @@ class User(Node):
         description="An image URL; null when never set; an empty string given as input is stored as null."
     )
     created_at: datetime = strawberry.field(description="When the account was registered.")
-    row: strawberry.Private[Any] = None
+    row: strawberry.Private[UserRow | None] = None
     """The row read, with what its read brought besides (graph/selection.py)."""
 
     @classmethod
-    def from_row(cls, row: Any) -> Self:
+    def from_row(cls, row: UserRow) -> Self:
         """The row has the columns its read was asked for (the others are None: the query
         selects none of their fields)."""
         return cls(
@@ -134,7 +135,7 @@ class Viewer(Node):
     email: str = strawberry.field(description="The viewer's email address; unique, case-insensitively.")
 
     @classmethod
-    def from_row(cls, row: Any) -> Self:
+    def from_row(cls, row: AccountRow) -> Self:
         return cls(row_id=row.id, user=User.from_row(row), email=row.email)
 
     @strawberry.field(description="Articles by the users the viewer follows, newest first.")
@@ -163,7 +164,8 @@ async def find_viewer(context: Context, selected: Selected | None = None) -> Vie
         row = found.get(viewer_id)
     if row is None:
         raise Unauthenticated("the token's user no longer exists")
-    return Viewer.from_row(row)
+    # Read with its email: by the loader, without a demand (every column), or asked for.
+    return Viewer.from_row(cast("AccountRow", row))
 
 
 _EMAIL = Demand(columns=frozenset({"email"}))

@@ -1,5 +1,6 @@
-"""The engine and the ways of using it: reads in autocommit (db/sql/reads.py), and one unit of
-work per write."""
+"""The engine and the ways of using it: reads in autocommit (a request's `RequestReads`,
+db/sql/reads.py, or a `read_session()`), and one unit of work per write (`Transaction`, whose
+reads are its `UnitOfWorkReads`)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry, QueuePool
 
 from db.settings import Settings
-from db.sql.reads import Reads, SessionReads
+from db.sql.reads import RequestReads, UnitOfWorkReads
 from db.sql.replicas import WRITE_POSITION_SQL, ReplicaSet, RoutedReads, parse_position
 
 T = TypeVar("T")
@@ -183,7 +184,7 @@ def _nothing() -> int | None:
     return None
 
 
-class WriterQueue:
+class WriteQueue:
     """SQLite's units of work, one at a time in this process, in the order they arrive.
 
     SQLite lets one transaction write at a time. A writer that finds the lock taken polls for
@@ -212,15 +213,17 @@ class WriterQueue:
 
 @dataclass(frozen=True, slots=True)
 class Database:
-    """The engine with its session factory; made in the app's lifespan and disposed there."""
+    """The engine with its session factories; made in the app's lifespan and disposed there."""
 
     engine: AsyncEngine
-    sessions: async_sessionmaker[AsyncSession]
-    readers: async_sessionmaker[AsyncSession]
+    write_sessions: async_sessionmaker[AsyncSession]
+    """Sessions in a transaction, for units of work (`Transaction`)."""
+    read_sessions: async_sessionmaker[AsyncSession]
+    """Sessions in autocommit, for reads outside a request (`read_session`)."""
     read_engine: AsyncEngine
-    """The engine in autocommit, which `readers` and a request's `Reads` use."""
-    writers: WriterQueue | None = None
-    """SQLite only (see `WriterQueue`)."""
+    """The engine in autocommit, which `read_sessions` and a request's `RequestReads` use."""
+    sqlite_write_queue: WriteQueue | None = None
+    """SQLite only (see `WriteQueue`)."""
     replicas: ReplicaSet | None = None
     """DATABASE_REPLICA_URLS: where a request's reads go, unless they must see a write."""
 
@@ -246,7 +249,7 @@ class Database:
             async_sessionmaker(writes, expire_on_commit=False, autoflush=False),
             async_sessionmaker(reads, expire_on_commit=False, autoflush=False),
             reads,
-            WriterQueue(settings.db_pool_timeout_seconds) if settings.is_sqlite else None,
+            WriteQueue(settings.db_pool_timeout_seconds) if settings.is_sqlite else None,
             replicas,
         )
 
@@ -255,14 +258,16 @@ class Database:
         """A short-lived session for one batch of reads, on the primary (what it reads may
         have been committed a moment ago: a login's account, a comment just announced);
         never shared between coroutines."""
-        async with self.readers() as session:
+        async with self.read_sessions() as session:
             yield session
 
-    def reads(self, *, hold: bool, must_see: Callable[[], int | None] = _nothing) -> Reads | RoutedReads:
-        """The reads of one request or operation (see `Reads`): on a replica when there are
+    def request_reads(
+        self, *, hold: bool, must_see: Callable[[], int | None] = _nothing
+    ) -> RequestReads | RoutedReads:
+        """The reads of one request or operation (see `RequestReads`): on a replica when there are
         some, unless `must_see()` names a write position they have not replayed yet."""
         if self.replicas is None:
-            return Reads(self.read_engine, hold=hold)
+            return RequestReads(self.read_engine, hold=hold)
         return RoutedReads(self.replicas, self.read_engine, hold=hold, must_see=must_see)
 
     async def write_position(self) -> int:
@@ -300,21 +305,21 @@ class Transaction:
 
     A mutation operation writes in one, reads its payload through it and commits only once its
     response is built (graph/mutations.py). On SQLite it holds this process's write turn
-    (`WriterQueue`) from `begin` to its end.
+    (`WriteQueue`) from `begin` to its end.
     """
 
     def __init__(self, session: AsyncSession, resources: AsyncExitStack) -> None:
         self.session = session
-        self.reads = SessionReads(session)
+        self.reads = UnitOfWorkReads(session)
         self._resources = resources
 
     @classmethod
     async def begin(cls, database: Database) -> Transaction:
         resources = AsyncExitStack()
         try:
-            if database.writers is not None:
-                await resources.enter_async_context(database.writers.turn())
-            session = await resources.enter_async_context(database.sessions())
+            if database.sqlite_write_queue is not None:
+                await resources.enter_async_context(database.sqlite_write_queue.turn())
+            session = await resources.enter_async_context(database.write_sessions())
             await session.begin()
             if database.engine.dialect.name == "sqlite":
                 await session.connection(execution_options={_WRITE: True})

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.sql import Select
 from sqlalchemy.util import greenlet_spawn
 
-from db.sql.statements import Record, record_maker, records
+from db.sql.statements import record_maker, records
 
 
 class ReadConnection:
@@ -52,7 +52,7 @@ class ReadConnection:
         to the server (a ping, a new connection) through SQLAlchemy's sync API."""
         return cls(await greenlet_spawn(engine.sync_engine.connect))
 
-    async def execute(self, stmt: Executable, parameters: Mapping[str, Any]) -> list[Record]:
+    async def execute(self, stmt: Executable, parameters: Mapping[str, Any]) -> list[Any]:
         """`stmt` through SQLAlchemy's execution, on this connection."""
         return await greenlet_spawn(lambda: records(self.connection.execute(stmt, parameters)))
 
@@ -82,7 +82,7 @@ class _Prepared:
     names: tuple[str, ...]
     defaults: Mapping[str, Any]
     processors: Mapping[str, Callable[[Any], Any]]
-    make: Callable[[Sequence[Any]], Record]
+    make: Callable[[Sequence[Any]], Any]
 
     def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
         values = {**self.defaults, **parameters}
@@ -116,10 +116,9 @@ def _bind_processor(type_: Any, dialect: Dialect) -> Callable[[Any], Any] | None
     return processor
 
 
-async def fetch(
-    reader: Reader, stmt: Select[*tuple[Any, ...]], parameters: Mapping[str, Any]
-) -> list[Record]:
-    """The rows of `stmt` as records."""
+async def fetch(reader: Reader, stmt: Select[*tuple[Any, ...]], parameters: Mapping[str, Any]) -> list[Any]:
+    """The rows of `stmt` as records (db/sql/statements.py), typed by the caller, which knows
+    the statement's columns (db/rows.py)."""
     if isinstance(reader, AsyncSession):
         return records(await reader.execute(stmt, parameters))
     prepared = _prepare(stmt, reader.dialect) if reader.driver is not None else None
@@ -130,7 +129,7 @@ async def fetch(
 
 async def _fetch(
     reader: ReadConnection, driver: asyncpg.Connection, prepared: _Prepared, parameters: Mapping[str, Any]
-) -> list[Record]:
+) -> list[Any]:
     arguments = prepared.arguments(parameters)
     sync = reader.connection
     sync.dispatch.before_cursor_execute(sync, None, prepared.sql, arguments, None, False)

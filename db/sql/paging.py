@@ -222,7 +222,7 @@ class ParentPages:
 
     async def read(
         self,
-        session: Reader,
+        reader: Reader,
         parent_ids: Sequence[int],
         window: Window,
         demand: Demand | None = None,
@@ -232,10 +232,10 @@ class ParentPages:
     ) -> dict[int, Slice]:
         """The window of each parent's list (an empty slice for a parent without rows); LATERAL
         where the database runs it (PostgreSQL does, SQLite not)."""
-        lateral = dialect_of(session).name == "postgresql"
+        lateral = dialect_of(reader).name == "postgresql"
         stmt = self.statement(window.shape, lateral, demand, viewer_id is None, counted)
         parameters = {"ids": parent_ids, "viewer_id": viewer_id, **window.parameters()}
-        rows = await fetch(session, stmt, parameters)
+        rows = await fetch(reader, stmt, parameters)
         return slices_by_parent(rows, parent_ids, window, counted=counted)
 
 

@@ -1,5 +1,16 @@
-"""What a request reads through: its own read connection in autocommit (`Reads`), or the session
-of the unit of work it writes in (`SessionReads`), so that it reads what it wrote."""
+"""What a request's reads run through, one read at a time.
+
+The vocabulary of reads, in db/ and its callers:
+
+- a *read* is a function of a `Reader` (db/sql/fetch.py): what one read statement runs on, a
+  request's `ReadConnection` or a unit of work's session;
+- a `ReadRunner` runs reads, lending its reader to one read at a time: a request's
+  `RequestReads` (its own read connection in autocommit, or `RoutedReads` on a replica,
+  db/sql/replicas.py), or a unit of work's `UnitOfWorkReads`, through its session, so that it
+  reads what it wrote;
+- `Database.read_sessions` and `Database.write_sessions` are the sessionmakers, for reads
+  outside a request and for units of work.
+"""
 
 from __future__ import annotations
 
@@ -18,14 +29,15 @@ T = TypeVar("T")
 
 
 class ReadRunner(Protocol):
-    """Runs a read on what a request reads through: `Reads`, or `SessionReads`."""
+    """Runs a read on what a request reads through: `RequestReads` (or `RoutedReads`), or
+    `UnitOfWorkReads`."""
 
     async def run(self, read: Callable[[Reader], Awaitable[T]]) -> T: ...
 
 
-class SessionReads:
+class UnitOfWorkReads:
     """A unit of work's reads, through its session, so they see its writes: one at a time (a
-    session never serves two coroutines at once), each shielded like `Reads.run`'s."""
+    session never serves two coroutines at once), each shielded like `RequestReads.run`'s."""
 
     def __init__(self, session: AsyncSession) -> None:
         self._session = session
@@ -55,7 +67,7 @@ class SessionReads:
             self._closed = True
 
 
-class Reads:
+class RequestReads:
     """The reads of one request, one at a time, on one connection in autocommit.
 
     A request's loads would otherwise each check a connection out of the pool (and ping it,

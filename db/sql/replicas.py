@@ -39,7 +39,7 @@ from sqlalchemy.pool import ConnectionPoolEntry
 from db.settings import Settings
 from db.sql.availability import database_unavailable
 from db.sql.fetch import Reader
-from db.sql.reads import Reads
+from db.sql.reads import RequestReads
 
 T = TypeVar("T")
 log = logging.getLogger("conduit.replicas")
@@ -260,7 +260,7 @@ def replica_failed(error: BaseException) -> bool:
 
 
 class RoutedReads:
-    """A request's `Reads` on a replica, or on the primary: when `must_see()` names a write
+    """A request's `RequestReads` on a replica, or on the primary: when `must_see()` names a write
     position the replicas have not all replayed, or once a read on a replica failed (that
     read runs again on the primary). Over HTTP (`hold`) the choice holds for the request;
     otherwise (a WebSocket's long-lived context) it is made for each read."""
@@ -269,18 +269,18 @@ class RoutedReads:
         self, replicas: ReplicaSet, primary: AsyncEngine, *, hold: bool, must_see: Callable[[], int | None]
     ) -> None:
         self._replicas = replicas
-        self._on_replica = Reads(replicas.engine, hold=hold)
-        self._on_primary = Reads(primary, hold=hold)
+        self._on_replica = RequestReads(replicas.engine, hold=hold)
+        self._on_primary = RequestReads(primary, hold=hold)
         self._hold = hold
         self._must_see = must_see
-        self._chosen: Reads | None = None
+        self._chosen: RequestReads | None = None
 
     @property
     def on_replica(self) -> bool | None:
         """Where this request's reads went (None: nowhere yet, or chosen per read)."""
         return None if self._chosen is None else self._chosen is self._on_replica
 
-    def _route(self) -> Reads:
+    def _route(self) -> RequestReads:
         if self._chosen is not None:
             return self._chosen
         position = self._must_see()

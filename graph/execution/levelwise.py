@@ -210,7 +210,7 @@ class _Run:
             return []
         results = [dict.fromkeys(fields) for _ in parents]
         # One field after the other: a request's reads take turns on its one connection
-        # anyway (`db.sql.reads.Reads`), so running siblings as tasks would only cost the tasks.
+        # anyway (`db.sql.reads.RequestReads`), so running siblings as tasks would only cost the tasks.
         for key, details in fields.items():
             if details[0].node.name.value == "__typename":
                 for result in results:

@@ -9,7 +9,7 @@ the negotiated media type) and the request's task is cancelled.
 The answer does not wait for the cancelled work to wind down. Its cleanup runs on in the
 background: a unit of work's transaction is rolled back (the cancellation reaches it as an
 exception, and `session.begin()` rolls back on any), and a read in flight, shielded so that
-its connection always goes back to the pool (`db.sql.reads.Reads.run`), ends within its
+its connection always goes back to the pool (`db.sql.reads.RequestReads.run`), ends within its
 statement timeout and gives the connection back when the request's `finally` closes it. A
 mutation cut in its very COMMIT may have committed, as with any connection lost then.
 

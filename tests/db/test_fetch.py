@@ -44,7 +44,7 @@ async def tag_ids(database: Database) -> list[int]:
 
 @asynccontextmanager
 async def reading(database: Database) -> AsyncIterator[ReadConnection]:
-    """A read connection as a request's `Reads` holds one."""
+    """A read connection as a request's `RequestReads` holds one."""
     connection = await ReadConnection.open(database.read_engine)
     try:
         yield connection

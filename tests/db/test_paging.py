@@ -25,7 +25,7 @@ from db.models import Article, Comment, Favorite, User
 from db.sql.demand import Demand
 from db.sql.engine import Database
 from db.sql.paging import Key, Query, Shape, Window
-from db.sql.statements import Record, records
+from db.sql.statements import records
 from graph.app import create_app
 from tests.support.engines import empty_tables, settings_for
 
@@ -223,21 +223,21 @@ async def run(
     lateral: bool,
     demand: Demand | None = None,
     counted: bool = False,
-) -> list[Record]:
+) -> list[Any]:
     stmt = listing.pages(window.shape, lateral, demand, True, counted)
     parameters: dict[str, Any] = {"ids": listing.parents(seeded.lists), **window.parameters()}
     async with seeded.database.read_session() as session:
         return records(await session.execute(stmt, parameters))
 
 
-def shown_fields(row: Record) -> dict[str, Any]:
+def shown_fields(row: Any) -> dict[str, Any]:
     """Every column of a row but the ROW_NUMBER() form's rank."""
     fields: dict[str, Any] = row._asdict()
     fields.pop("parent_rank", None)
     return fields
 
 
-def shown(rows: list[Record]) -> list[tuple[int, datetime, int]]:
+def shown(rows: list[Any]) -> list[tuple[int, datetime, int]]:
     return [(row.parent_id, row.page_sort, row.page_id) for row in rows]
 
 

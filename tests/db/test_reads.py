@@ -1,4 +1,4 @@
-"""`Reads`: a request's reads share one autocommit connection, and give it back.
+"""`RequestReads`: a request's reads share one autocommit connection, and give it back.
 
 Pool checkouts are counted with the pool's own events on the app's engine.
 """
@@ -18,7 +18,7 @@ from sqlalchemy.exc import DBAPIError
 
 from db.sql.engine import Database
 from db.sql.fetch import ReadConnection
-from db.sql.reads import Reads
+from db.sql.reads import RequestReads
 from tests.support.factories import add_comment, create_article, favorite, gql
 from tests.support.gql import register
 
@@ -61,7 +61,7 @@ async def one(connection: ReadConnection) -> int:
 
 
 async def test_held_reads_use_one_connection_until_closed(database: Database, checkouts: Checkouts) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     for _ in range(READS):
         async with reads.connection() as connection:
             assert await one(connection) == 1
@@ -73,7 +73,7 @@ async def test_held_reads_use_one_connection_until_closed(database: Database, ch
 
 
 async def test_held_reads_share_one_connection(database: Database) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     connections = []
     for _ in range(READS):
         async with reads.connection() as connection:
@@ -86,7 +86,7 @@ async def test_held_reads_share_one_connection(database: Database) -> None:
 async def test_reads_not_held_give_the_connection_back_after_each(
     database: Database, checkouts: Checkouts
 ) -> None:
-    reads = database.reads(hold=False)
+    reads = database.request_reads(hold=False)
     for _ in range(READS):
         async with reads.connection() as connection:
             assert await one(connection) == 1
@@ -100,7 +100,7 @@ async def test_reads_not_held_give_the_connection_back_after_each(
 async def test_closing_reads_that_read_nothing_checks_nothing_out(
     database: Database, checkouts: Checkouts
 ) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     await reads.close()
     await reads.close()
     assert (checkouts.count, checkouts.out) == (0, 0)
@@ -115,7 +115,7 @@ async def fail_in_the_database(connection: ReadConnection) -> None:
     await connection.execute(text("SELECT * FROM no_such_table"), {})
 
 
-async def read_with(reads: Reads, read: Callable[[ReadConnection], Awaitable[None]]) -> None:
+async def read_with(reads: RequestReads, read: Callable[[ReadConnection], Awaitable[None]]) -> None:
     async with reads.connection() as connection:
         await read(connection)
 
@@ -131,7 +131,7 @@ async def test_a_failing_read_drops_its_connection(
     failing: Callable[[ReadConnection], Awaitable[None]],
     error: type[Exception],
 ) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     async with reads.connection() as connection:
         await one(connection)
         before = connection
@@ -155,7 +155,7 @@ async def test_after_an_outage_a_requests_later_reads_fail_at_once(
     database: Database, checkouts: Checkouts
 ) -> None:
     """Each would otherwise wait out the timeouts again, on a database already known gone."""
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     with pytest.raises(sqlalchemy.exc.TimeoutError):
         await read_with(reads, fail_as_an_outage)
     for _ in range(READS):
@@ -169,7 +169,7 @@ async def test_reads_not_held_try_the_database_again_after_an_outage(
     database: Database, checkouts: Checkouts
 ) -> None:
     """A WebSocket's reads outlive an outage: the next operation must find the database back."""
-    reads = database.reads(hold=False)
+    reads = database.request_reads(hold=False)
     with pytest.raises(sqlalchemy.exc.TimeoutError):
         await read_with(reads, fail_as_an_outage)
     async with reads.connection() as connection:
@@ -178,7 +178,7 @@ async def test_reads_not_held_try_the_database_again_after_an_outage(
 
 
 async def test_a_cancelled_read_drops_its_connection(database: Database, checkouts: Checkouts) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     entered = asyncio.Event()
 
     async def stuck() -> None:
@@ -201,7 +201,7 @@ async def test_a_cancelled_read_drops_its_connection(database: Database, checkou
 
 async def test_concurrent_readers_take_turns(database: Database, checkouts: Checkouts) -> None:
     """Never two callers in one connection at once, though all of them asked at the same time."""
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     inside = 0
     most_inside = 0
     order: list[str] = []
@@ -228,7 +228,7 @@ async def test_concurrent_readers_take_turns(database: Database, checkouts: Chec
 
 
 async def test_close_waits_for_the_read_in_progress(database: Database, checkouts: Checkouts) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     entered = asyncio.Event()
     release = asyncio.Event()
     finished: list[int] = []
@@ -251,7 +251,7 @@ async def test_close_waits_for_the_read_in_progress(database: Database, checkout
 
 
 async def test_run_returns_what_the_read_returns(database: Database, checkouts: Checkouts) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     assert [await reads.run(one) for _ in range(READS)] == [1] * READS
     assert (checkouts.count, checkouts.out) == (1, 1)
     await reads.close()
@@ -261,7 +261,7 @@ async def test_run_returns_what_the_read_returns(database: Database, checkouts: 
 async def test_run_raises_what_the_read_raises_and_drops_its_connection(
     database: Database, checkouts: Checkouts
 ) -> None:
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     with pytest.raises(LookupError):
         await reads.run(fail_with_python_error)
     assert checkouts.out == 0
@@ -273,7 +273,7 @@ async def test_a_read_run_for_a_cancelled_caller_still_finishes(
     database: Database, checkouts: Checkouts
 ) -> None:
     """Only the caller stops waiting: the read ends normally and gives back what it took."""
-    reads = database.reads(hold=False)
+    reads = database.request_reads(hold=False)
     started, release = asyncio.Event(), asyncio.Event()
     finished: list[int] = []
 
@@ -296,7 +296,7 @@ async def test_a_read_run_for_a_cancelled_caller_still_finishes(
 
 async def test_a_read_after_close_holds_nothing(database: Database, checkouts: Checkouts) -> None:
     """A load that outlived its request must not keep a connection nobody will give back."""
-    reads = database.reads(hold=True)
+    reads = database.request_reads(hold=True)
     assert await reads.run(one) == 1
     await reads.close()
     assert await reads.run(one) == 1
@@ -306,8 +306,8 @@ async def test_a_read_after_close_holds_nothing(database: Database, checkouts: C
 
 
 def test_each_caller_gets_reads_of_its_own(database: Database) -> None:
-    first, second = database.reads(hold=True), database.reads(hold=True)
-    assert isinstance(first, Reads)
+    first, second = database.request_reads(hold=True), database.request_reads(hold=True)
+    assert isinstance(first, RequestReads)
     assert first is not second
 
 

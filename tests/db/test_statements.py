@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from db.models import Tag
 from db.sql.engine import Database
-from db.sql.statements import Record, any_of, records
+from db.sql.statements import any_of, records
 from tests.support.engines import settings_for
 
 NAMES = [f"tag{number}" for number in range(6)]
@@ -121,7 +121,7 @@ async def reader(migrated_url: str) -> AsyncIterator[Database]:
     await database.dispose()
 
 
-async def read(database: Database, query: str) -> list[Record]:
+async def read(database: Database, query: str) -> list[Any]:
     session: AsyncSession
     async with database.read_session() as session:
         return records(await session.execute(text(query)))

@@ -18,9 +18,9 @@ import db.articles
 import db.tags
 from db.articles import ArticleFilter
 from db.models import Article
+from db.rows import ArticleRow
 from db.sql.demand import Demand
 from db.sql.paging import Window
-from db.sql.statements import Record
 from tests.support.factories import create_article, database, gql, update_article_payload, user_id
 from tests.support.gql import register
 
@@ -51,28 +51,28 @@ async def articles(app: FastAPI, client: httpx.AsyncClient) -> dict[str, int]:
 
 EXPECTED = {"First": FIRST, "Second": SECOND, "Bare": []}
 
-Read = Callable[[AsyncSession, dict[str, int], Demand | None], Awaitable[list[Record]]]
+Read = Callable[[AsyncSession, dict[str, int], Demand | None], Awaitable[list[ArticleRow]]]
 TAGGED = Demand(columns=frozenset({"title"}), computed=frozenset({"tag_list"}))
 
 
-async def by_slug(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
+async def by_slug(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[ArticleRow]:
     found = [await db.articles.get_by_slug(session, title.lower(), demand) for title in ids]
     assert None not in found
     return found
 
 
-async def by_id(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
+async def by_id(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[ArticleRow]:
     return list((await db.articles.articles_by_id(session, list(ids.values()), demand)).values())
 
 
-async def listed(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
+async def listed(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[ArticleRow]:
     page = await db.articles.list_articles(
         session, narrowing=ArticleFilter(), window=Window(10), demand=demand
     )
     return page.rows
 
 
-async def by_author(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[Record]:
+async def by_author(session: AsyncSession, ids: dict[str, int], demand: Demand | None) -> list[ArticleRow]:
     author_id = await session.scalar(select(Article.author_id).where(Article.id == ids["First"]))
     assert author_id is not None
     pages = await db.articles.pages_by_author_id(session, [author_id], Window(10), demand)

@@ -31,7 +31,7 @@ async def test_created_user_is_found_by_id_username_and_email(
             session, username="Alice", email="Alice@Example.com", password="s3cret-pass", passwords=passwords
         )
     async with database.read_session() as session:
-        by_id = await db.users.get(session, created.id)
+        by_id = await db.users.get_to_update(session, created.id)
         by_name = await db.users.get_by_username(session, "ALICE")
         by_email = await db.users.get_by_email(session, "alice@example.COM")
     assert by_id is not None and by_id.username == "Alice"
