@@ -202,12 +202,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             if metrics is not None and metrics.files is not None:
                 metrics.files.close()
 
+    traced = settings.otel_enabled  # FastAPI's own OpenTelemetry (HTTP spans) only then, as
+    # graph/telemetry/tracing.py says: otherwise it looks for providers on every request.
     app = FastAPI(
         title="Conduit GraphQL",
         lifespan=lifespan,
         docs_url=None,
         redoc_url=None,
         openapi_url=None,
+        telemetry={"tracing": traced, "metrics": traced, "logs": traced},
     )
     app.state.metrics = metrics
     app.add_exception_handler(StarletteHTTPException, _refusal)
