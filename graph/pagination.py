@@ -76,6 +76,14 @@ def decode_cursor(cursor: str) -> Key:
         raise BadUserInput("the cursor is malformed") from None
 
 
+def page_size(first: int | None) -> int:
+    """How many items a list without cursors (`tags(first:)`) returns; `BadUserInput` out of range."""
+    limit = DEFAULT_PAGE_SIZE if first is None else first
+    if not 0 <= limit <= MAX_PAGE_SIZE:
+        raise BadUserInput(f"`first` must be between 0 and {MAX_PAGE_SIZE}, got {limit}")
+    return limit
+
+
 def window(
     first: int | None = None,
     after: str | None = None,

@@ -11,7 +11,6 @@ import db.tags
 from graph import pagination
 from graph.batch import at_root, batched
 from graph.context import Context, Info
-from graph.errors import BadUserInput
 
 
 @strawberry.type(description="A tag and how much it is used.")
@@ -21,9 +20,7 @@ class Tag:
 
 
 async def find_tags(context: Context, *, first: int | None = None) -> list[Tag]:
-    limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
-    if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
-        raise BadUserInput(f"`first` must be between 0 and {pagination.MAX_PAGE_SIZE}, got {limit}")
+    limit = pagination.page_size(first)
     found = await context.read(partial(db.tags.list_tags, limit=limit))
     return [Tag(name=tag.name, article_count=tag.article_count) for tag in found]
 

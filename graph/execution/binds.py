@@ -77,10 +77,9 @@ def lookup(
 
 def tag_limit(field: GraphQLField, node: FieldNode, prefix: str) -> Bind:
     def bind(variables: Variables) -> tuple[object, dict[str, Any]]:
-        first = _arguments(field, node, variables).get("first")
-        limit = pagination.DEFAULT_PAGE_SIZE if first is None else first
-        if not 0 <= limit <= pagination.MAX_PAGE_SIZE:
-            raise Refused
-        return limit, {}
+        try:
+            return pagination.page_size(_arguments(field, node, variables).get("first")), {}
+        except BadUserInput:
+            raise Refused from None
 
     return bind
